@@ -1,0 +1,41 @@
+"""``dcr info``: versions, compute device and environment checks, one line each."""
+
+from __future__ import annotations
+
+import argparse
+import ctypes.util
+import importlib
+import os
+import platform
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """No options."""
+
+
+def _module_version(name: str) -> str:
+    try:
+        module = importlib.import_module(name)
+    except Exception as error:  # report any import failure, this is a diagnostic tool
+        return f"NOT IMPORTABLE ({type(error).__name__}: {error})"
+    return str(getattr(module, "__version__", "ok"))
+
+
+def run(args: argparse.Namespace) -> int:
+    from depth_completion_ros import __version__
+
+    print(f"depth_completion_ros {__version__} on Python {platform.python_version()} ({platform.machine()})")
+    for name in ("numpy", "scipy", "cv2", "torch", "open3d", "rosbags", "rclpy"):
+        print(f"  {name:10s} {_module_version(name)}")
+    print(f"  libusb-1.0 {'found' if ctypes.util.find_library('usb-1.0') else 'MISSING: sudo apt-get install libusb-1.0-0'}")
+    try:
+        import torch
+
+        device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+        print(f"  device     {device}")
+    except ImportError:
+        pass
+    transports = os.environ.get("FASTDDS_BUILTIN_TRANSPORTS", "")
+    advice = "" if transports == "LARGE_DATA" else "  (set FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA for image/cloud topics)"
+    print(f"  FASTDDS_BUILTIN_TRANSPORTS={transports or '<unset>'}{advice}")
+    return 0

@@ -1,0 +1,42 @@
+"""``dcr``: the package's command-line tool.
+
+Subcommands register themselves in :data:`SUBCOMMANDS` (name -> module path); each module
+has ``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported only when
+their subcommand runs, so ``dcr --help`` stays fast and a broken optional dependency
+breaks only the subcommand that needs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "info": ("depth_completion_ros.cli.info", "show versions, the compute device and the environment checks"),
+    "demo": ("depth_completion_ros.cli.demo", "run the end-to-end demo on generated data (no robot, no downloads)"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dcr",
+        description="depth_completion_ros: depth completion and stereo occupancy tools.",
+        epilog="Run 'dcr COMMAND --help' for the options of one command.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(_module=module_name)
+        importlib.import_module(module_name).add_arguments(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(importlib.import_module(args._module).run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

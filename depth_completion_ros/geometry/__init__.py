@@ -1,0 +1,1 @@
+"""Camera models, rigid transforms, projection and calibration files. No ROS imports."""

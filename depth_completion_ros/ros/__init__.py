@@ -1,0 +1,1 @@
+"""The thin ROS 2 edge: message <-> numpy conversion, nodes, QoS, diagnostics."""

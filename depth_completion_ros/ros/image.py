@@ -1,0 +1,90 @@
+"""``sensor_msgs/Image`` <-> numpy without cv_bridge.
+
+Reading works on any object with the Image fields (rclpy messages, rosbags messages).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sensor_msgs.msg import Image
+
+from depth_completion_ros.errors import BadInputError
+from depth_completion_ros.ros.stamps import make_header
+
+# encoding -> (numpy dtype, channels)
+ENCODINGS: dict[str, tuple[np.dtype, int]] = {
+    "32FC1": (np.dtype(np.float32), 1),
+    "16UC1": (np.dtype(np.uint16), 1),
+    "mono8": (np.dtype(np.uint8), 1),
+    "mono16": (np.dtype(np.uint16), 1),
+    "8UC1": (np.dtype(np.uint8), 1),
+    "rgb8": (np.dtype(np.uint8), 3),
+    "bgr8": (np.dtype(np.uint8), 3),
+    "8UC3": (np.dtype(np.uint8), 3),
+    "rgba8": (np.dtype(np.uint8), 4),
+    "bgra8": (np.dtype(np.uint8), 4),
+}
+
+
+def _encoding_info(encoding: str) -> tuple[np.dtype, int]:
+    if encoding not in ENCODINGS:
+        raise BadInputError("Image.encoding", f"unsupported encoding '{encoding}'; supported: {', '.join(ENCODINGS)}")
+    return ENCODINGS[encoding]
+
+
+def image_to_numpy(msg) -> np.ndarray:
+    """View an Image's pixels as an array, without copying when the layout allows.
+
+    Honours ``step`` (row padding) and ``is_bigendian`` (big-endian data is byte-swapped
+    into a native copy).
+
+    Returns:
+        (H, W) for 1-channel encodings, (H, W, C) otherwise, with the encoding's dtype.
+
+    Raises:
+        BadInputError: unknown encoding, or a ``step``/buffer length that disagrees with
+            ``width``, ``height`` and the encoding.
+    """
+    dtype, channels = _encoding_info(msg.encoding)
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    row_bytes = width * channels * dtype.itemsize
+    if step < row_bytes:
+        raise BadInputError("Image.step", f"{step} B is less than width x pixel size = {row_bytes} B ({msg.encoding})")
+    buffer = np.frombuffer(msg.data, dtype=np.uint8)
+    if buffer.size != step * height:
+        raise BadInputError(
+            "Image.data", f"holds {buffer.size} B but height x step = {height} x {step} = {height * step} B"
+        )
+    if msg.is_bigendian and dtype.itemsize > 1:
+        dtype = dtype.newbyteorder(">")
+    rows = buffer.reshape(height, step)[:, :row_bytes]
+    pixels = rows.view(dtype).reshape((height, width, channels) if channels > 1 else (height, width))
+    if not pixels.dtype.isnative:
+        pixels = pixels.astype(pixels.dtype.newbyteorder("="))
+    return pixels
+
+
+def numpy_to_image(array: np.ndarray, encoding: str, stamp_ns: int = 0, frame_id: str = "") -> Image:
+    """Build an Image from (H, W) or (H, W, C) pixels; ``data`` is set from ``bytes``.
+
+    Raises:
+        BadInputError: unknown encoding, or an array whose dtype/channels do not match it.
+    """
+    dtype, channels = _encoding_info(encoding)
+    array = np.asarray(array)
+    got_channels = 1 if array.ndim == 2 else (array.shape[2] if array.ndim == 3 else -1)
+    if array.dtype != dtype or got_channels != channels:
+        raise BadInputError(
+            "Image.encoding",
+            f"'{encoding}' needs {channels} channel(s) of {dtype}, got shape {array.shape} of {array.dtype}",
+        )
+    msg = Image(
+        header=make_header(stamp_ns, frame_id),
+        height=array.shape[0],
+        width=array.shape[1],
+        encoding=encoding,
+        is_bigendian=False,
+        step=array.shape[1] * channels * dtype.itemsize,
+    )
+    msg.data = np.ascontiguousarray(array, dtype=dtype.newbyteorder("<")).tobytes()
+    return msg
