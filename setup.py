@@ -30,7 +30,6 @@ setup(
     maintainer_email="maintainers@depth-completion-ros.dev",
     description="Depth completion and stereo occupancy for ROS 2.",
     license="Apache-2.0",
-    tests_require=["pytest"],
     entry_points={
         "console_scripts": [
             "dcr = depth_completion_ros.cli.main:main",

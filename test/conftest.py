@@ -32,3 +32,13 @@ def kitti_object(shared_data: Path) -> Path:
     if not path.is_dir():
         pytest.skip(f"{path} not found")
     return path
+
+
+@pytest.fixture
+def ros_domain_id(monkeypatch) -> int:
+    """A ROS domain of its own for this test (so concurrent test runs cannot hear each
+    other), with the Fast DDS transports the package uses for large messages."""
+    domain = 1 + (os.getpid() * 7919 + id(monkeypatch)) % 100
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(domain))
+    monkeypatch.setenv("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
+    return domain
