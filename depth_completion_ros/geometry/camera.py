@@ -276,36 +276,45 @@ def undistort_normalized(xy_distorted: np.ndarray, D: np.ndarray, model: str) ->
     return xy
 
 
-def project(camera: CameraModel, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Project camera-frame points into the delivered image.
+def project(
+    camera: CameraModel, points: np.ndarray, T_camera_points: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Project points into the delivered image.
 
     Args:
         camera: the camera; its ROI and binning are applied.
-        points: (N, 3) points in metres in the camera optical frame.
+        points: (N, 3) points in metres, in the camera optical frame, or in another frame
+            when ``T_camera_points`` is given.
+        T_camera_points: optional (4, 4) camera <- points transform, folded into the
+            projection matrix so the points are touched once.
 
     Returns:
-        ``(uv, depth)``: (N, 2) float64 pixel coordinates and (N,) float64 depth in metres
-        along the optical axis. Points with depth <= 0 get NaN pixel coordinates.
+        ``(uv, depth)``: (N, 2) pixel coordinates and (N,) depth in metres along the
+        optical axis, float32 for float32 points and float64 otherwise. Points with
+        depth <= 0 (or non-finite) get NaN pixel coordinates.
     """
     cam = camera.image_model()
-    points = np.asarray(points, dtype=np.float64).reshape(-1, 3)
-    if cam.rectified:
-        M = cam.P[:, :3] @ cam.R
-        h = points @ M.T + cam.P[:, 3]
-        depth = h[:, 2]
-        in_front = depth > 0
-        uv = np.full((points.shape[0], 2), np.nan)
-        uv[in_front] = h[in_front, :2] / depth[in_front, None]
-        return uv, depth
-    depth = points[:, 2]
-    in_front = depth > 0
-    uv = np.full((points.shape[0], 2), np.nan)
-    xy = points[in_front, :2] / depth[in_front, None]
-    if cam.is_distorted:
-        xy = distort_normalized(xy, cam.D, cam.distortion_model)
-    K = cam.K
-    uv[in_front, 0] = K[0, 0] * xy[:, 0] + K[0, 1] * xy[:, 1] + K[0, 2]
-    uv[in_front, 1] = K[1, 1] * xy[:, 1] + K[1, 2]
+    points = np.asarray(points)
+    dtype = np.float32 if points.dtype == np.float32 else np.float64
+    points = points.reshape(-1, 3).astype(dtype, copy=False)
+    T = np.eye(4) if T_camera_points is None else np.asarray(T_camera_points, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if cam.rectified:
+            M = cam.P @ np.vstack([np.hstack([cam.R, np.zeros((3, 1))]), [0, 0, 0, 1]]) @ T
+            h = points @ M[:, :3].T.astype(dtype) + M[:, 3].astype(dtype)
+            depth = h[:, 2]
+            uv = h[:, :2] / depth[:, None]
+        else:
+            camera_points = points @ T[:3, :3].T.astype(dtype) + T[:3, 3].astype(dtype)
+            depth = camera_points[:, 2]
+            xy = camera_points[:, :2] / depth[:, None]
+            if cam.is_distorted:
+                xy = distort_normalized(xy, cam.D, cam.distortion_model)
+            K = cam.K
+            uv = np.column_stack(
+                [K[0, 0] * xy[:, 0] + K[0, 1] * xy[:, 1] + K[0, 2], K[1, 1] * xy[:, 1] + K[1, 2]]
+            ).astype(dtype, copy=False)
+        uv[~(depth > 0)] = np.nan
     return uv, depth
 
 

@@ -11,7 +11,6 @@ import cv2
 import numpy as np
 
 from depth_completion_ros.geometry.camera import CameraModel, project, unproject
-from depth_completion_ros.geometry.transforms import transform_points
 
 DEFAULT_MIN_DEPTH = 0.1  # metres; closer returns are the sensor housing or noise
 OCCLUSION_RELATIVE_THRESHOLD = 0.1  # DESIGN.md: drop i when (d_i - min neighbour d) / d_i > 0.1
@@ -51,23 +50,20 @@ def project_to_pixels(
     Returns:
         The hits, with pixel indices rounded to the nearest pixel centre.
     """
-    xyz = np.asarray(points)[:, :3]
-    if T_camera_points is not None:
-        xyz = transform_points(T_camera_points, xyz)
     cam = camera.image_model()
-    finite = np.all(np.isfinite(xyz), axis=1)
-    index = np.flatnonzero(finite)
-    uv, depth = project(cam, xyz[index])
-    with np.errstate(invalid="ignore"):
-        cols = np.floor(uv[:, 0] + 0.5)
-        rows = np.floor(uv[:, 1] + 0.5)
-        keep = (depth > min_depth) & (depth <= max_depth) & (cols >= 0) & (cols < cam.width)
-        keep &= (rows >= 0) & (rows < cam.height)
+    uv, depth = project(cam, np.asarray(points)[:, :3], T_camera_points)
+    with np.errstate(invalid="ignore"):  # NaN/Inf points fail every comparison: dropped
+        keep = (depth > min_depth) & (depth <= max_depth)
+        index = np.flatnonzero(keep)
+        cols = np.floor(uv[index, 0] + 0.5)
+        rows = np.floor(uv[index, 1] + 0.5)
+        inside = (cols >= 0) & (cols < cam.width) & (rows >= 0) & (rows < cam.height)
+    index = index[inside]
     return PixelHits(
-        rows=rows[keep].astype(np.int64),
-        cols=cols[keep].astype(np.int64),
-        depth=depth[keep].astype(np.float32),
-        point_index=index[keep],
+        rows=rows[inside].astype(np.int64),
+        cols=cols[inside].astype(np.int64),
+        depth=depth[index].astype(np.float32),
+        point_index=index,
     )
 
 
@@ -76,19 +72,16 @@ def zbuffer(hits: PixelHits, height: int, width: int) -> tuple[np.ndarray, np.nd
 
     Returns:
         ``(depth, point_index)``: (H, W) float32 metres (0 = empty) and (H, W) int64 index
-        of the kept point (-1 = empty).
+        of the kept point (-1 = empty; of equally near points, one of them).
     """
     linear = hits.rows * width + hits.cols
-    order = np.lexsort((hits.depth, linear))  # by pixel, then nearest first
-    linear_sorted = linear[order]
-    first = np.ones(order.size, dtype=bool)
-    first[1:] = linear_sorted[1:] != linear_sorted[:-1]
-    winners = order[first]
-    depth = np.zeros(height * width, dtype=np.float32)
+    nearest = np.full(height * width, np.inf, dtype=np.float32)
+    np.minimum.at(nearest, linear, hits.depth)
+    winner = nearest[linear] == hits.depth
     index = np.full(height * width, -1, dtype=np.int64)
-    depth[linear[winners]] = hits.depth[winners]
-    index[linear[winners]] = hits.point_index[winners]
-    return depth.reshape(height, width), index.reshape(height, width)
+    index[linear[winner]] = hits.point_index[winner]
+    nearest[index < 0] = 0
+    return nearest.reshape(height, width), index.reshape(height, width)
 
 
 def occlusion_filter(
