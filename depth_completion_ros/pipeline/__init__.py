@@ -1,0 +1,1 @@
+"""One frame in, results out: synchronization, projection, completion, occupancy. No ROS."""

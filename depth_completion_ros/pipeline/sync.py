@@ -1,0 +1,240 @@
+"""Time synchronization of sensor streams, ROS-free (ApproximateTime-style, plus more).
+
+The policy matches each message of a *pivot* input (the slowest required sensor, e.g. the
+LiDAR sweep) with the nearest message of every other required input, within ``slop``.
+Each message is used at most once; optional inputs (radar) are attached when one lies
+within slop at the moment the set completes, and never hold a set back.
+
+Beyond ``message_filters.ApproximateTimeSynchronizer`` it counts every drop by reason,
+resets cleanly when time jumps backwards (a looping bag, ``use_sim_time``) and keeps
+memory bounded by ``queue_size`` per input. ``add`` returns the completed sets, so the
+caller runs inference outside the policy's lock; :class:`LatestSlot` then hands the
+newest set to a worker and counts the ones it skips while the worker is busy.
+
+Drop reasons (keys of ``stats()['drops']``):
+    ``too_old``         arrived older than the last emitted set: can no longer be matched;
+    ``no_partner``      a pivot message with no partner within slop on some required input;
+    ``queue_overflow``  pushed out of a full queue while waiting for partners;
+    ``time_jump``       discarded by a reset after time went backwards;
+    ``unused``          a partner message passed over by the matching (e.g. the two extra
+                        frames of a 30 Hz camera per 10 Hz sweep): expected, not an error.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+DROP_REASONS = ("too_old", "no_partner", "queue_overflow", "time_jump", "unused")
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    """Which inputs to match and how.
+
+    Attributes:
+        pivot: the input every set is built around (one set per pivot message at most).
+        required: the other inputs every set must contain.
+        optional: inputs attached when in time, never waited for.
+        slop_ns: largest allowed |stamp - pivot stamp| of a set member, nanoseconds.
+        queue_size: messages kept per input while waiting.
+        time_jump_ns: a stamp this much older than the newest one seen on the same input
+            is a time jump (reset); smaller reorderings are dropped as ``too_old``.
+    """
+
+    pivot: str
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+    slop_ns: int = 50_000_000
+    queue_size: int = 10
+    time_jump_ns: int = 1_000_000_000
+
+    def __post_init__(self) -> None:
+        names = (self.pivot, *self.required, *self.optional)
+        if len(set(names)) != len(names):
+            raise ValueError(f"input names must be unique, got {names}")
+        if self.slop_ns < 0 or self.queue_size < 1 or self.time_jump_ns <= 0:
+            raise ValueError("slop_ns must be >= 0, queue_size >= 1 and time_jump_ns > 0")
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return (self.pivot, *self.required, *self.optional)
+
+
+@dataclass(frozen=True)
+class Stamped:
+    """One message: its stamp (ns) and whatever the caller stores with it."""
+
+    stamp_ns: int
+    payload: Any = field(compare=False)
+
+
+@dataclass(frozen=True)
+class MatchedSet:
+    """A synchronized set: the pivot stamp and one message per matched input."""
+
+    stamp_ns: int
+    messages: dict[str, Stamped]
+
+    def spread_ns(self) -> int:
+        stamps = [m.stamp_ns for m in self.messages.values()]
+        return max(stamps) - min(stamps)
+
+
+class ApproximateSync:
+    """Thread-safe matching policy; see the module docstring."""
+
+    def __init__(self, config: SyncConfig) -> None:
+        self.config = config
+        self._lock = threading.Lock()
+        self._queues: dict[str, deque[Stamped]] = {name: deque() for name in config.inputs}
+        self._newest: dict[str, int] = {}
+        self._last_emitted_ns: int | None = None
+        self._drops: Counter[str] = Counter()
+        self._received: Counter[str] = Counter()
+        self._emitted = 0
+        self._resets = 0
+
+    def add(self, name: str, stamp_ns: int, payload: Any = None) -> list[MatchedSet]:
+        """Offer one message; returns the sets it completed (oldest first)."""
+        if name not in self._queues:
+            raise KeyError(f"unknown input '{name}'; configured: {self.config.inputs}")
+        with self._lock:
+            self._received[name] += 1
+            newest = self._newest.get(name)
+            if newest is not None and stamp_ns < newest - self.config.time_jump_ns:
+                self._reset_locked()
+            elif (newest is not None and stamp_ns < newest) or (
+                self._last_emitted_ns is not None and stamp_ns < self._last_emitted_ns - self.config.slop_ns
+            ):
+                self._drops["too_old"] += 1
+                return []
+            self._newest[name] = stamp_ns
+            queue = self._queues[name]
+            queue.append(Stamped(stamp_ns, payload))
+            if len(queue) > self.config.queue_size:
+                queue.popleft()
+                self._drops["queue_overflow"] += 1
+            return self._match_locked()
+
+    def reset(self) -> None:
+        """Forget every queued message (counted as ``time_jump`` drops), e.g. on a clock reset."""
+        with self._lock:
+            self._reset_locked()
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for diagnostics: received per input, emitted sets, drops by reason, resets."""
+        with self._lock:
+            return {
+                "received": dict(self._received),
+                "emitted": self._emitted,
+                "drops": {reason: self._drops[reason] for reason in DROP_REASONS},
+                "resets": self._resets,
+                "queued": {name: len(q) for name, q in self._queues.items()},
+            }
+
+    def _reset_locked(self) -> None:
+        self._drops["time_jump"] += sum(len(q) for q in self._queues.values())
+        for queue in self._queues.values():
+            queue.clear()
+        self._newest.clear()
+        self._last_emitted_ns = None
+        self._resets += 1
+
+    def _nearest(self, name: str, stamp_ns: int) -> tuple[int, bool] | None:
+        """Index of the message of ``name`` nearest to ``stamp_ns``, and whether the choice
+        is final: a message at or after ``stamp_ns`` exists, so no closer one can still
+        come (stamps on one input only grow). None when the queue is empty."""
+        queue = self._queues[name]
+        if not queue:
+            return None
+        stamps = [m.stamp_ns for m in queue]
+        after = bisect.bisect_left(stamps, stamp_ns)
+        candidates = [i for i in (after - 1, after) if 0 <= i < len(stamps)]
+        best = min(candidates, key=lambda i: abs(stamps[i] - stamp_ns))
+        return best, after < len(stamps)
+
+    def _within_slop(self, name: str, index: int, stamp_ns: int) -> bool:
+        return abs(self._queues[name][index].stamp_ns - stamp_ns) <= self.config.slop_ns
+
+    def _match_locked(self) -> list[MatchedSet]:
+        emitted: list[MatchedSet] = []
+        pivots = self._queues[self.config.pivot]
+        while pivots:
+            pivot = pivots[0]
+            chosen: dict[str, int] = {}
+            for name in self.config.required:
+                found = self._nearest(name, pivot.stamp_ns)
+                if found is None or not found[1]:
+                    return emitted  # a closer partner may still arrive: wait
+                if not self._within_slop(name, found[0], pivot.stamp_ns):
+                    break
+                chosen[name] = found[0]
+            if len(chosen) < len(self.config.required):
+                pivots.popleft()
+                self._drops["no_partner"] += 1
+                continue
+            messages = {self.config.pivot: pivots.popleft()}
+            for name, index in chosen.items():
+                messages[name] = self._take(name, index)
+            for name in self.config.optional:
+                found = self._nearest(name, pivot.stamp_ns)
+                if found is not None and self._within_slop(name, found[0], pivot.stamp_ns):
+                    messages[name] = self._take(name, found[0])
+            self._discard_unmatchable(pivot.stamp_ns)
+            self._last_emitted_ns = pivot.stamp_ns
+            self._emitted += 1
+            emitted.append(MatchedSet(pivot.stamp_ns, messages))
+        return emitted
+
+    def _discard_unmatchable(self, emitted_ns: int) -> None:
+        """Drop partner messages older than ``emitted_ns - slop``: later pivots can't use them."""
+        for name in (*self.config.required, *self.config.optional):
+            queue = self._queues[name]
+            while queue and queue[0].stamp_ns < emitted_ns - self.config.slop_ns:
+                queue.popleft()
+                self._drops["unused"] += 1
+
+    def _take(self, name: str, index: int) -> Stamped:
+        """Remove and return message ``index`` of ``name``; older ones are ``unused``."""
+        queue = self._queues[name]
+        for _ in range(index):
+            queue.popleft()
+        self._drops["unused"] += index
+        return queue.popleft()
+
+
+class LatestSlot:
+    """A one-element mailbox between the synchronizer and a slower worker.
+
+    ``put`` replaces a set the worker has not taken yet (counted in ``skipped``), so
+    the worker always gets the newest complete set and memory stays bounded.
+    """
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._item: MatchedSet | None = None
+        self.skipped = 0
+        self._closed = False
+
+    def put(self, item: MatchedSet) -> None:
+        with self._condition:
+            if self._item is not None:
+                self.skipped += 1
+            self._item = item
+            self._condition.notify()
+
+    def take(self, timeout: float | None = None) -> MatchedSet | None:
+        """The newest set, waiting up to ``timeout`` seconds; None on timeout or close."""
+        with self._condition:
+            self._condition.wait_for(lambda: self._item is not None or self._closed, timeout)
+            item, self._item = self._item, None
+            return item
+
+    def close(self) -> None:
+        with self._condition:
+            self._closed = True
+            self._condition.notify_all()
