@@ -1,0 +1,1 @@
+"""One frame in, results out: completion engine, classical completion. Imports no ROS module."""
