@@ -5,6 +5,7 @@ Reading works on any object with the Image fields (rclpy messages, rosbags messa
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from sensor_msgs.msg import Image
 
@@ -88,3 +89,22 @@ def numpy_to_image(array: np.ndarray, encoding: str, stamp_ns: int = 0, frame_id
     )
     msg.data = np.ascontiguousarray(array, dtype=dtype.newbyteorder("<")).tobytes()
     return msg
+
+
+_TO_RGB = {"rgb8": None, "bgr8": cv2.COLOR_BGR2RGB, "rgba8": cv2.COLOR_RGBA2RGB, "bgra8": cv2.COLOR_BGRA2RGB,
+           "mono8": cv2.COLOR_GRAY2RGB, "8UC3": None}
+
+
+def image_to_rgb(msg) -> np.ndarray:
+    """(H, W, 3) uint8 RGB pixels of a colour or mono8 Image (a view for ``rgb8``).
+
+    Raises:
+        BadInputError: an encoding that is not a colour/mono8 image (e.g. a depth image).
+    """
+    if msg.encoding not in _TO_RGB:
+        raise BadInputError(
+            "Image.encoding", f"'{msg.encoding}' is not a colour image; expected one of {', '.join(_TO_RGB)}"
+        )
+    pixels = image_to_numpy(msg)
+    conversion = _TO_RGB[msg.encoding]
+    return pixels if conversion is None else cv2.cvtColor(pixels, conversion)
