@@ -61,6 +61,15 @@ class ImageMetrics:
     def coverage(self) -> float:
         return self.scored_pixels / self.gt_pixels if self.gt_pixels else math.nan
 
+    def to_dict(self) -> dict:
+        """JSON-ready: NaN becomes None."""
+        return {
+            **self.values,
+            "coverage": _json_number(self.coverage),
+            "gt_pixels": self.gt_pixels,
+            "scored_pixels": self.scored_pixels,
+        }
+
 
 def _valid_depth(depth: np.ndarray) -> np.ndarray:
     return np.isfinite(depth) & (depth > 0)

@@ -35,6 +35,7 @@ from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.geometry.camera import CameraModel
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
+DEFAULT_METHOD = "classical"
 DEFAULT_MIN_DEPTH = 0.1  # metres
 DEFAULT_MAX_DEPTH = 100.0  # metres; beyond the HDL-64E's useful range
 # Modules whose import registers the built-in methods (later methods add their module here).
@@ -240,7 +241,7 @@ class CompletionEngine:
         method_params: keyword parameters for the method (e.g. kernel sizes).
     """
 
-    method: str = "classical"
+    method: str = DEFAULT_METHOD
     device: str = "auto"
     weights: Path | None = None
     min_depth: float = DEFAULT_MIN_DEPTH
