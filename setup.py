@@ -33,6 +33,7 @@ setup(
     entry_points={
         "console_scripts": [
             "dcr = depth_completion_ros.cli.main:main",
+            "depth_completion_node = depth_completion_ros.ros.depth_completion_node:main",
         ],
     },
 )

@@ -29,6 +29,8 @@ MultiThreadedExecutor (``main`` does).
 from __future__ import annotations
 
 import time
+import traceback
+from collections import deque
 
 import numpy as np
 import rclpy
@@ -57,9 +59,9 @@ from depth_completion_ros.ros.extrinsics import ExtrinsicsSource, extrinsic_from
 from depth_completion_ros.ros.image import image_to_rgb, numpy_to_image
 from depth_completion_ros.ros.parameters import ParameterSpec, check_update, declare_all
 from depth_completion_ros.ros.pointcloud import (
-    fields_to_float32,
     pointcloud2_to_array,
     pointcloud2_to_xyz,
+    select_fields,
     xyz_to_pointcloud2,
 )
 from depth_completion_ros.ros.qos import QOS_NAMES, describe_qos, qos_from_name
@@ -128,9 +130,10 @@ class DepthCompletionNode(Node):
             slop_ns=int(self.params["slop"] * 1e9), queue_size=self.params["queue_size"],
         ))
         self.slot = LatestSlot()
-        self._camera_info: CameraInfo | None = None
+        self._camera_infos: deque[CameraInfo] = deque(maxlen=self.params["queue_size"])
         self._last_input = {}
         self._started = time.monotonic()
+        self._last_warning: dict[str, float] = {}
 
         input_qos = qos_from_name(self.params["input_qos"], self.params["qos_depth"])
         output_qos = qos_from_name(self.params["output_qos"], self.params["qos_depth"])
@@ -152,7 +155,7 @@ class DepthCompletionNode(Node):
         self.create_timer(1.0, self._publish_diagnostics)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         # use_sim_time: when /clock jumps back (a bag loops), start matching afresh.
-        self._jump_handler = self.get_clock().create_jump_handler(
+        self._jump_handler = self.get_clock().create_jump_callback(
             JumpThreshold(min_forward=None, min_backward=Duration(seconds=-0.5), on_clock_change=True),
             post_callback=lambda _jump: self.sync.reset(),
         )
@@ -163,12 +166,13 @@ class DepthCompletionNode(Node):
 
     # ---- set-up and parameters -------------------------------------------------------
     def _make_engine(self, params: dict) -> CompletionEngine:
-        """The configured engine; a bad checkpoint falls back to 'classical', loudly."""
+        """The configured engine; an unknown method or a missing/incompatible checkpoint
+        falls back to the default method, with an error log and the ``model_error`` count."""
         kwargs = dict(device=params["device"], min_depth=params["min_depth"], max_depth=params["max_depth"])
         try:
             return CompletionEngine(method=params["method"], weights=params["weights"] or None, **kwargs)
         except (BadInputError, RuntimeError, KeyError, ValueError) as error:
-            self.stats.bad("checkpoint_error")
+            self.stats.bad("model_error")
             self.get_logger().error(
                 f"cannot use method '{params['method']}' (weights '{params['weights']}'): {error}. "
                 f"Falling back to '{DEFAULT_METHOD}'. Known methods: {', '.join(available_methods())}"
@@ -190,7 +194,7 @@ class DepthCompletionNode(Node):
             self.stats.received(topic)
             self._last_input[topic] = time.monotonic()
             if topic == "camera_info":
-                self._camera_info = msg
+                self._camera_infos.append(msg)
                 return
             name = topic.split("/")[0]
             for matched in self.sync.add(name, stamp_to_ns(msg.header.stamp), msg):
@@ -203,21 +207,40 @@ class DepthCompletionNode(Node):
     # ---- work (callback group 'work') --------------------------------------------------
     def _process_latest(self) -> None:
         matched = self.slot.take(timeout=0)
-        if matched is not None:
+        if matched is None:
+            return
+        try:
             self._process(matched)
+        except Exception as error:  # a robot node must survive any single frame; say what broke
+            self.stats.bad("internal_error")
+            self._warn("internal_error", f"frame dropped, internal error (internal_error): {error!r}\n"
+                       f"{traceback.format_exc()}")
+
+    def _warn(self, kind: str, text: str) -> None:
+        """Log at most one line per kind every few seconds (a broken sensor floods otherwise)."""
+        now = time.monotonic()
+        if now - self._last_warning.get(kind, -np.inf) >= _THROTTLE_S:
+            self._last_warning[kind] = now
+            self.get_logger().warning(text)
 
     def _bad_input(self, error: BadInputError) -> None:
         kind = _bad_input_kind(error.field)
         self.stats.bad(kind)
-        self.get_logger().warning(f"dropped a frame, bad input ({kind}): {error}", throttle_duration_sec=_THROTTLE_S)
+        self._warn(kind, f"dropped a frame, bad input ({kind}): {error}")
+
+    def _camera_info_for(self, image_msg: Image) -> CameraInfo:
+        """The CameraInfo with the image's stamp, else the latest one."""
+        infos = list(self._camera_infos)
+        if not infos:
+            raise BadInputError("camera_info", "no CameraInfo received yet")
+        same_stamp = [info for info in infos if info.header.stamp == image_msg.header.stamp]
+        return same_stamp[-1] if same_stamp else infos[-1]
 
     def _frame(self, matched: MatchedSet) -> DepthFrame:
         """Convert one synchronized set to arrays (raises BadInputError on bad input)."""
         image_msg = matched.messages["image"].payload
         cloud_msg = matched.messages["lidar"].payload
-        if self._camera_info is None:
-            raise BadInputError("camera_info", "no CameraInfo received yet")
-        camera = camera_info_to_model(self._camera_info, rectified=self.params["image_is_rectified"])
+        camera = camera_info_to_model(self._camera_info_for(image_msg), rectified=self.params["image_is_rectified"])
         rgb = image_to_rgb(image_msg)
         lidar = pointcloud2_to_xyz(cloud_msg, skip_nonfinite=False)
         finite = np.all(np.isfinite(lidar), axis=1)
@@ -228,9 +251,14 @@ class DepthCompletionNode(Node):
         frame = DepthFrame(rgb, camera, lidar, self.extrinsics.lookup("lidar", camera_frame, cloud_msg.header.frame_id))
         if "radar" in matched.messages:
             radar_msg = matched.messages["radar"].payload
-            radar = fields_to_float32(pointcloud2_to_array(radar_msg, skip_nonfinite=True), tuple(self.params["radar_fields"]))
-            frame = DepthFrame(rgb, camera, lidar, frame.T_camera_lidar, radar,
-                               self.extrinsics.lookup("radar", camera_frame, radar_msg.header.frame_id))
+            try:
+                radar = select_fields(pointcloud2_to_array(radar_msg, skip_nonfinite=True), self.params["radar_fields"])
+                T_camera_radar = self.extrinsics.lookup("radar", camera_frame, radar_msg.header.frame_id)
+            except BadInputError as error:  # radar is optional: go on without it, loudly
+                self.stats.bad("bad_radar")
+                self._warn("bad_radar", f"frame completed without radar, bad radar input (bad_radar): {error}")
+            else:
+                frame = DepthFrame(rgb, camera, lidar, frame.T_camera_lidar, radar, T_camera_radar)
         return frame
 
     def _process(self, matched: MatchedSet) -> None:

@@ -95,30 +95,34 @@ def pointcloud2_to_array(msg, skip_nonfinite: bool = False, keep_organized: bool
     else:
         points = buffer.reshape(height, row_step)[:, : width * point_step].view(dtype)
     if skip_nonfinite:
-        _require_xyz(dtype)
+        _check_fields(dtype, XYZ)
         finite = np.isfinite(points["x"]) & np.isfinite(points["y"]) & np.isfinite(points["z"])
         return points[finite]
     return points if keep_organized else points.reshape(-1)
 
 
-def _require_xyz(dtype: np.dtype) -> None:
-    for name in XYZ:
-        if dtype.names is None or name not in dtype.names:
-            raise BadInputError("PointCloud2.fields", f"no '{name}' field; fields are {list(dtype.names or [])}")
+def _check_fields(dtype: np.dtype, names) -> None:
+    available = list(dtype.names or [])
+    for name in names:
+        if name not in available:
+            raise BadInputError("PointCloud2.fields", f"no '{name}' field; the cloud has {available}")
         if dtype.fields[name][0].shape:
             raise BadInputError(f"PointCloud2.fields['{name}']", "must have count 1")
 
 
-def fields_to_float32(points: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
-    """(N, len(names)) float32 copy of the named scalar fields of a structured array."""
+def select_fields(points: np.ndarray, names) -> np.ndarray:
+    """(N, len(names)) float32 copy of the named scalar fields, e.g. a driver's radar fields.
+
+    Raises:
+        BadInputError: a named field is missing or not a scalar, listing what the cloud has.
+    """
+    _check_fields(points.dtype, names)
     return recfunctions.structured_to_unstructured(points[list(names)], dtype=np.float32)
 
 
 def pointcloud2_to_xyz(msg, skip_nonfinite: bool = True) -> np.ndarray:
     """(N, 3) float32 x, y, z of a cloud (metres, in ``msg.header.frame_id``)."""
-    points = pointcloud2_to_array(msg, skip_nonfinite=skip_nonfinite)
-    _require_xyz(points.dtype)
-    return fields_to_float32(points, XYZ)
+    return select_fields(pointcloud2_to_array(msg, skip_nonfinite=skip_nonfinite), XYZ)
 
 
 def array_to_pointcloud2(points: np.ndarray, stamp_ns: int = 0, frame_id: str = "") -> PointCloud2:
