@@ -15,6 +15,7 @@ import sys
 # name -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "info": ("depth_completion_ros.cli.info", "show versions, the compute device and the environment checks"),
+    "run": ("depth_completion_ros.cli.run", "start the configured nodes in one process (no ros2 launch needed)"),
     "demo": ("depth_completion_ros.cli.demo", "run the end-to-end demo on generated data (no robot, no downloads)"),
     "complete": ("depth_completion_ros.cli.complete", "dense depth for a folder in the KITTI depth-completion layout"),
     "evaluate": ("depth_completion_ros.cli.evaluate", "KITTI depth metrics of predicted depth PNGs against ground truth"),

@@ -316,11 +316,11 @@ class DepthCompletionNode(Node):
             last = self._last_input.get(topic, self._started)
             if now - last > limit:
                 silent.append(topic)
-                self.get_logger().warning(
+                self._warn(
+                    f"silent {topic}",
                     f"no message on '{self.resolve_topic_name(topic)}' for {now - last:.0f} s: is it published? "
                     f"A QoS mismatch (this node subscribes with '{self.params['input_qos']}') starves a "
                     "subscription silently; check 'ros2 topic info -v'",
-                    throttle_duration_sec=_THROTTLE_S,
                 )
         return [f"no input on {', '.join(silent)}"] if silent else []
 

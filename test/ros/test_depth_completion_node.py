@@ -8,6 +8,7 @@ domain, and listens to ``depth`` and the node's diagnostics from the test proces
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rclpy
+import yaml
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
@@ -59,14 +61,15 @@ class Run:
 
 
 def run_node(kitti_root: Path, tmp_path: Path, domain: int, scenario: str, frames: int = 6,
-             node_params: tuple[str, ...] = (), with_extrinsics: bool = True, radar: bool = False) -> Run:
+             node_params: tuple[str, ...] = (), with_extrinsics: bool = True, radar: bool = False,
+             command: list[str] | None = None, stop_signal: int = signal.SIGINT) -> Run:
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=domain)
     depth: dict[int, Image] = {}
     diagnostics: list[DiagnosticArray] = []
     log_path = tmp_path / f"node-{scenario}.log"
     with open(log_path, "w") as log:
-        node_process = subprocess.Popen(node_command(kitti_root, list(node_params), with_extrinsics),
+        node_process = subprocess.Popen(command or node_command(kitti_root, list(node_params), with_extrinsics),
                                         stdout=log, stderr=subprocess.STDOUT)
     try:
         listener = rclpy.create_node("test_listener", context=context)
@@ -103,7 +106,7 @@ def run_node(kitti_root: Path, tmp_path: Path, domain: int, scenario: str, frame
     finally:
         rclpy.shutdown(context=context)
         alive = node_process.poll() is None
-        node_process.send_signal(2)  # SIGINT: the node must shut down cleanly
+        node_process.send_signal(stop_signal)  # the node must shut down cleanly
         node_process.wait(timeout=20)
     node_log = log_path.read_text()
     assert alive, f"the node died during the run:\n{node_log}"
@@ -172,3 +175,16 @@ def test_time_going_backwards_resets_and_outputs_resume(kitti_object, tmp_path, 
     run = run_node(kitti_object, tmp_path, ros_domain_id, "time_jump", frames=8)
     assert sorted(run.depth) == sorted(e["stamp_ns"] for e in run.manifest)
     assert int(run.last_values()["sync_resets"]) == 1
+
+
+def test_dcr_run_starts_the_configured_pipeline_and_stops_cleanly_on_sigterm(kitti_object, tmp_path, ros_domain_id):
+    T = load_frames(kitti_object)[0]["T_camera_lidar"]
+    config = tmp_path / "pipeline.yaml"
+    config.write_text(yaml.safe_dump({"depth_completion": {"ros__parameters": {
+        "input_qos": "reliable", "lidar_to_camera": {"matrix": [float(v) for v in T.ravel()]}}}}))
+    command = [str(Path(sys.executable).parent / "dcr"), "run", "--config", str(config)]
+    run = run_node(kitti_object, tmp_path, ros_domain_id, "good", frames=4, command=command,
+                   stop_signal=signal.SIGTERM)
+    assert sorted(run.depth) == sorted(e["stamp_ns"] for e in run.manifest)
+    assert run.node_returncode == 0 and "Traceback" not in run.node_log
+    assert "FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA" in run.node_log

@@ -1,0 +1,91 @@
+"""``dcr run``: start a configured pipeline of nodes in one process.
+
+For machines without ``ros2 launch`` (and for the demo): the nodes named in the
+parameters file are created in one process and spun by a MultiThreadedExecutor, the way
+a component container runs them. Each node keeps its own callback groups, so one node's
+inference never blocks another node's message intake.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+from pathlib import Path
+
+from depth_completion_ros.resources import share_dir
+
+# node name (the key in the parameters file) -> "module:Class"
+NODES = {
+    "depth_completion": "depth_completion_ros.ros.depth_completion_node:DepthCompletionNode",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, default=None,
+                        help="ROS 2 parameters file; its top-level keys name the nodes to start "
+                             f"(known: {', '.join(NODES)}; default: the package's config/depth_completion.yaml)")
+    parser.add_argument("--namespace", default="", help="namespace for every node (default: none)")
+    parser.add_argument("--remap", action="append", default=[], metavar="FROM:=TO",
+                        help="topic remapping, repeatable (e.g. image:=/camera/image_rect)")
+    parser.add_argument("--use-sim-time", action="store_true", help="follow /clock (bag replay)")
+    parser.add_argument("--threads", type=int, default=0, help="executor threads (default: 2 per node)")
+
+
+def node_names(config: Path) -> list[str]:
+    """The known node names that the parameters file configures, in file order."""
+    import yaml
+
+    try:
+        document = yaml.safe_load(config.read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise SystemExit(f"dcr run: cannot read the parameters file {config}: {error}") from None
+    names = [key.strip("/") for key in document if isinstance(document[key], dict)]
+    unknown = [n for n in names if n not in NODES and n != "**"]
+    if unknown:
+        raise SystemExit(f"dcr run: {config} configures unknown node(s) {unknown}; known: {', '.join(NODES)}")
+    started = [n for n in names if n in NODES]
+    if not started:
+        raise SystemExit(f"dcr run: {config} configures none of the known nodes ({', '.join(NODES)})")
+    return started
+
+
+def run(args: argparse.Namespace) -> int:
+    # Large images and clouds lose UDP fragments with Fast DDS's default transports.
+    os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
+    if args.config is None:
+        args.config = share_dir() / "config" / "depth_completion.yaml"
+    names = node_names(args.config)
+
+    import rclpy
+    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+
+    ros_args = ["--ros-args", "--params-file", str(args.config)]
+    for remap in args.remap:
+        ros_args += ["-r", remap]
+    if args.namespace:
+        ros_args += ["-r", f"__ns:={args.namespace}"]
+    if args.use_sim_time:
+        ros_args += ["-p", "use_sim_time:=true"]
+    rclpy.init(args=ros_args)
+    nodes = []
+    executor = None
+    try:
+        for name in names:
+            module_name, class_name = NODES[name].split(":")
+            nodes.append(getattr(importlib.import_module(module_name), class_name)())
+        executor = MultiThreadedExecutor(num_threads=args.threads or 2 * len(nodes))
+        for node in nodes:
+            executor.add_node(node)
+        nodes[0].get_logger().info(f"dcr run: {', '.join(names)} from {args.config} "
+                                   f"(FASTDDS_BUILTIN_TRANSPORTS={os.environ['FASTDDS_BUILTIN_TRANSPORTS']})")
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if executor is not None:
+            executor.shutdown()
+        for node in nodes:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
