@@ -106,6 +106,7 @@ PARAMETERS = (
                   array_type=_DOUBLES, runtime=False),
     ParameterSpec("no_input_warning", 5.0, "Warn when an input has been silent this long, seconds.", 0.5, 3600.0),
 )
+INPUT_TOPICS = {"image": Image, "camera_info": CameraInfo, "lidar/points": PointCloud2, "radar/points": PointCloud2}
 _ENGINE_PARAMETERS = {"method", "weights", "device", "min_depth", "max_depth"}
 _THROTTLE_S = 5.0
 
@@ -139,9 +140,7 @@ class DepthCompletionNode(Node):
         output_qos = qos_from_name(self.params["output_qos"], self.params["qos_depth"])
         intake = MutuallyExclusiveCallbackGroup()
         work = MutuallyExclusiveCallbackGroup()
-        inputs = {"image": Image, "camera_info": CameraInfo, "lidar/points": PointCloud2}
-        if optional:
-            inputs["radar/points"] = PointCloud2
+        inputs = {topic: INPUT_TOPICS[topic] for topic in INPUT_TOPICS if optional or topic != "radar/points"}
         for topic, msg_type in inputs.items():
             self.create_subscription(msg_type, topic, self._intake_callback(topic), input_qos, callback_group=intake)
             self.get_logger().info(f"input '{self.resolve_topic_name(topic)}' QoS: {describe_qos(input_qos)}")

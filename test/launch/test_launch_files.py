@@ -1,0 +1,90 @@
+"""Launch files and configs: `launch` is not installable here, so check what can be checked.
+
+Every launch file compiles; every executable it starts is a console script of setup.py;
+every config/launch file it refers to exists; every parameter it sets and every key of
+every config file is a parameter the node declares; every remapped topic is an input of
+the node.
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+import yaml
+
+from depth_completion_ros.cli.run import NODES
+from depth_completion_ros.ros import depth_completion_node
+
+REPO = Path(__file__).resolve().parents[2]
+LAUNCH_FILES = sorted((REPO / "launch").glob("*.launch.py"))
+CONFIG_FILES = sorted((REPO / "config").glob("*.yaml"))
+NODE_PARAMETERS = {"depth_completion": {spec.name for spec in depth_completion_node.PARAMETERS} | {"use_sim_time"}}
+NODE_INPUTS = {"depth_completion": set(depth_completion_node.INPUT_TOPICS)}
+
+
+def console_scripts() -> set[str]:
+    tree = ast.parse((REPO / "setup.py").read_text())
+    scripts = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and " = " in node.value and ":" in node.value:
+            scripts.add(node.value.split(" = ")[0])
+    return scripts
+
+
+def keyword(call: ast.Call, name: str):
+    return next((k.value for k in call.keywords if k.arg == name), None)
+
+
+def calls(tree: ast.AST, name: str) -> list[ast.Call]:
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == name]
+
+
+def flatten(prefix: str, value) -> set[str]:
+    if isinstance(value, dict):
+        return set().union(*(flatten(f"{prefix}{k}.", v) for k, v in value.items())) if value else set()
+    return {prefix[:-1]}
+
+
+def test_there_are_launch_files_for_the_nodes():
+    assert {p.name for p in LAUNCH_FILES} >= {"depth_completion.launch.py", "radar_camera.launch.py"}
+
+
+@pytest.mark.parametrize("path", LAUNCH_FILES, ids=lambda p: p.name)
+def test_launch_file_compiles_and_references_exist(path):
+    source = path.read_text()
+    compile(source, str(path), "exec")
+    tree = ast.parse(source)
+    assert any(isinstance(n, ast.FunctionDef) and n.name == "generate_launch_description" for n in tree.body)
+    for call in calls(tree, "Node"):
+        executable = keyword(call, "executable").value
+        assert executable in console_scripts(), f"{path.name} starts '{executable}', not a console script"
+        name = keyword(call, "name").value
+        assert name in NODE_PARAMETERS, f"unknown node name {name}"
+        for params in ast.walk(keyword(call, "parameters")):
+            if isinstance(params, ast.Dict):
+                for key in params.keys:
+                    assert key.value in NODE_PARAMETERS[name], f"{path.name}: '{key.value}' is not a parameter of {name}"
+    inputs = next((n.value for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "INPUTS"), None)
+    if inputs is not None:
+        for topic in ast.literal_eval(inputs).values():
+            assert topic in NODE_INPUTS["depth_completion"], f"{path.name} remaps '{topic}', not a node input"
+    for join in calls(tree, "PathJoinSubstitution"):
+        parts = [e.value for e in join.args[0].elts if isinstance(e, ast.Constant)]
+        assert (REPO.joinpath(*parts)).is_file(), f"{path.name} refers to {'/'.join(parts)}, which does not exist"
+    assert "FASTDDS_BUILTIN_TRANSPORTS" in source or calls(tree, "IncludeLaunchDescription")
+
+
+@pytest.mark.parametrize("path", CONFIG_FILES, ids=lambda p: p.name)
+def test_config_keys_are_declared_parameters(path):
+    document = yaml.safe_load(path.read_text())
+    for node_name, body in document.items():
+        assert node_name in NODES and node_name in NODE_PARAMETERS, f"{path.name}: unknown node {node_name}"
+        keys = flatten("", body["ros__parameters"])
+        unknown = keys - NODE_PARAMETERS[node_name]
+        assert not unknown, f"{path.name}: {sorted(unknown)} are not parameters of {node_name}"
+        for spec in depth_completion_node.PARAMETERS:
+            value = body["ros__parameters"]
+            for part in spec.name.split("."):
+                value = value.get(part, {}) if isinstance(value, dict) else value
+            if value != {}:
+                assert spec.problem(value) is None, f"{path.name}: {spec.name}: {spec.problem(value)}"
