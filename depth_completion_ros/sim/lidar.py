@@ -25,8 +25,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import open3d as o3d
 
 from depth_completion_ros.errors import BadInputError
+from depth_completion_ros.sim.raycast import cast_rays
 from depth_completion_ros.sim.world import WorldSnapshot
 
 _HDL64E = np.concatenate([-8.83 - 0.5 * np.arange(32), 2.0 - np.arange(32) / 3.0])
@@ -137,31 +139,37 @@ class LidarScan:
     T_world_lidar: np.ndarray
 
 
-def scan_lidar(snapshot: WorldSnapshot, model: LidarModel, T_world_lidar: np.ndarray,
-               rng: np.random.Generator | None = None) -> LidarScan:
-    """Cast one LiDAR sweep against the world.
+def cast_sweep(scene: o3d.t.geometry.RaycastingScene, model: LidarModel, T_scene_lidar: np.ndarray,
+               reflectivity: np.ndarray, rng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray]:
+    """Cast one sweep against any ray-casting scene and apply the sensor model.
 
     Args:
-        snapshot: the world at the sweep time.
+        scene: the scene; its coordinates define the "scene" frame.
         model: beam pattern and error model.
-        T_world_lidar: (4, 4) LiDAR pose in the world.
-        rng: noise source; None gives a noise-free, dropout-free scan (intensity still
+        T_scene_lidar: (4, 4) LiDAR pose in the scene frame.
+        reflectivity: (G,) LiDAR reflectivity of each geometry id of the scene.
+        rng: noise source; None gives a noise-free, dropout-free sweep (intensity still
             modelled).
+
+    Returns:
+        ``(points, geometry)``: (N, 5) float32 x, y, z, intensity, ring in the LiDAR frame
+        and (N,) int64 geometry id of each return.
     """
     directions, ring = model.beam_directions()
-    world_directions = directions @ T_world_lidar[:3, :3].T
-    hits = snapshot.cast(T_world_lidar[:3, 3], world_directions)
+    scene_directions = directions @ T_scene_lidar[:3, :3].T
+    hits = cast_rays(scene, T_scene_lidar[:3, 3], scene_directions)
     distance = hits.distance.astype(np.float64)
     keep = hits.hit & (distance >= model.min_range) & (distance <= model.max_range)
     index = np.flatnonzero(keep)
     geometry = hits.geometry[index]
-    cos_incidence = np.abs(np.einsum("ij,ij->i", hits.normal[index], world_directions[index]))
-    reflectivity = snapshot.reflectivity[geometry]
-    intensity = reflectivity * cos_incidence
+    cos_incidence = np.abs(np.einsum("ij,ij->i", hits.normal[index], scene_directions[index]))
+    surface_reflectivity = reflectivity[geometry]
+    intensity = surface_reflectivity * cos_incidence
     ranges = distance[index]
     if rng is not None:
         ranges = ranges + rng.normal(0.0, model.range_noise_std, ranges.size)
-        p_drop = model.dropout + model.dark_dropout * (1 - reflectivity) + model.grazing_dropout * (1 - cos_incidence) ** 2
+        p_drop = (model.dropout + model.dark_dropout * (1 - surface_reflectivity)
+                  + model.grazing_dropout * (1 - cos_incidence) ** 2)
         survive = (rng.random(ranges.size) >= p_drop) & (ranges >= model.min_range) & (ranges <= model.max_range)
         intensity = intensity + rng.normal(0.0, model.intensity_noise_std, ranges.size)
         index, ranges, intensity, geometry = index[survive], ranges[survive], intensity[survive], geometry[survive]
@@ -169,5 +177,11 @@ def scan_lidar(snapshot: WorldSnapshot, model: LidarModel, T_world_lidar: np.nda
     points[:, :3] = directions[index] * ranges[:, None]
     points[:, 3] = np.clip(intensity, 0.0, 1.0)
     points[:, 4] = ring[index]
-    return LidarScan(points=points, labels=snapshot.class_id[geometry], T_world_lidar=T_world_lidar)
+    return points, geometry
 
+
+def scan_lidar(snapshot: WorldSnapshot, model: LidarModel, T_world_lidar: np.ndarray,
+               rng: np.random.Generator | None = None) -> LidarScan:
+    """Cast one LiDAR sweep against the world (see :func:`cast_sweep`)."""
+    points, geometry = cast_sweep(snapshot.scene, model, T_world_lidar, snapshot.reflectivity, rng)
+    return LidarScan(points=points, labels=snapshot.class_id[geometry], T_world_lidar=T_world_lidar)

@@ -8,13 +8,12 @@ the road under it). 0 = empty.
 Visibility: an empty voxel is observed when a sensor sees its centre: the centre is
 within the LiDAR's vertical field of view (elevations of the first and last ring,
 widened by half a voxel) and range, or (outside that field of view) inside the
-camera's image, and the straight
-segment from that sensor to the centre meets no surface more than half a voxel
-diagonal before the centre (one open3d ray per voxel and sensor). An occupied voxel is
-observed when it is seen the same way or when one of its 6 neighbours is observed empty
-space (its surface faces the sensor: with centre labels a ground slab's top voxel layer
-lies just under the visible surface). Voxels no sensor observes are invalid, as in
-SemanticKITTI.
+camera's image, and the straight segment from that sensor to the centre meets no
+surface more than half a voxel diagonal before the centre (one open3d ray per empty
+voxel and sensor). An occupied voxel is observed when one of its 6 neighbours is
+observed empty space: its surface faces a sensor. (With centre labels a ground slab's
+top voxel layer lies just under the visible surface, so rays to occupied centres would
+miss it.) Voxels no sensor observes are invalid, as in SemanticKITTI.
 
 ``state`` combines both as :data:`~depth_completion_ros.geometry.voxels.UNKNOWN` (not
 observed), ``FREE`` (observed, empty) and ``OCCUPIED`` (observed, occupied).
@@ -103,11 +102,14 @@ def occupancy_ground_truth(snapshot: WorldSnapshot, grid: VoxelGrid, T_world_gri
         camera, T_world_camera: optionally, a camera that also observes it.
     """
     labels = voxelize_parts(list(snapshot.parts), snapshot.class_id, grid, invert_transform(T_world_grid))
-    centres_grid = grid.centres().reshape(-1, 3)
+    occupied = labels.reshape(-1) > 0
+    empty = np.flatnonzero(~occupied)
+    centres_grid = grid.centres().reshape(-1, 3)[empty]
     centres_world = transform_points(T_world_grid, centres_grid)
     margin = 0.5 * np.sqrt(3.0) * grid.resolution
 
-    in_lidar = transform_points(compose(invert_transform(T_world_lidar), T_world_grid), centres_grid)
+    T_lidar_grid = compose(invert_transform(T_world_lidar), T_world_grid)
+    in_lidar = centres_grid if np.allclose(T_lidar_grid, np.eye(4)) else transform_points(T_lidar_grid, centres_grid)
     horizontal = np.hypot(in_lidar[:, 0], in_lidar[:, 1])
     # tan(elevation) against the table's extreme rings, widened by half a voxel
     tan_lo, tan_hi = np.tan(np.radians(lidar.elevations_deg[[0, -1]])).astype(np.float32)
@@ -117,9 +119,9 @@ def occupancy_ground_truth(snapshot: WorldSnapshot, grid: VoxelGrid, T_world_gri
     in_lidar_fov = (z + half >= tan_lo * horizontal) & (z - half <= tan_hi * horizontal)
     in_lidar_fov &= (distance_sq <= lidar.max_range**2) & (distance_sq >= lidar.min_range**2)
 
-    visible = np.zeros(centres_grid.shape[0], dtype=bool)
+    seen = np.zeros(empty.size, dtype=bool)
     lidar_index = np.flatnonzero(in_lidar_fov)
-    visible[lidar_index] = _visible_from(snapshot, T_world_lidar[:3, 3], centres_world[lidar_index], margin)
+    seen[lidar_index] = _visible_from(snapshot, T_world_lidar[:3, 3], centres_world[lidar_index], margin)
     if camera is not None and T_world_camera is not None:
         # The camera adds what lies outside the LiDAR's vertical field of view; inside it,
         # what the LiDAR cannot see is occluded for the nearby camera too.
@@ -130,15 +132,15 @@ def occupancy_ground_truth(snapshot: WorldSnapshot, grid: VoxelGrid, T_world_gri
             in_image = (depth > 0) & (uv[:, 0] >= -0.5) & (uv[:, 0] < cam.width - 0.5)
             in_image &= (uv[:, 1] >= -0.5) & (uv[:, 1] < cam.height - 0.5)
         camera_index = outside[in_image]
-        visible[camera_index] = _visible_from(snapshot, T_world_camera[:3, 3], centres_world[camera_index], margin)
-    visible = visible.reshape(grid.shape)
-    occupied = labels > 0
-    seen_free = visible & ~occupied
-    return OccupancyGroundTruth(grid=grid, labels=labels,
-                                invalid=~(visible | (occupied & _touches(seen_free))))
+        seen[camera_index] = _visible_from(snapshot, T_world_camera[:3, 3], centres_world[camera_index], margin)
+    seen_free = np.zeros(occupied.size, dtype=bool)
+    seen_free[empty[seen]] = True
+    seen_free = seen_free.reshape(grid.shape)
+    observed = seen_free | ((labels > 0) & touches(seen_free))
+    return OccupancyGroundTruth(grid=grid, labels=labels, invalid=~observed)
 
 
-def _touches(mask: np.ndarray) -> np.ndarray:
+def touches(mask: np.ndarray) -> np.ndarray:
     """(nx, ny, nz) bool: voxels with a 6-neighbour in ``mask``."""
     out = np.zeros_like(mask)
     for axis in range(3):
