@@ -28,7 +28,7 @@ import numpy as np
 import open3d as o3d
 
 from depth_completion_ros.errors import BadInputError
-from depth_completion_ros.sim.raycast import cast_rays
+from depth_completion_ros.sim.raycast import cast_rays, spherical_directions
 from depth_completion_ros.sim.world import WorldSnapshot
 
 _HDL64E = np.concatenate([-8.83 - 0.5 * np.arange(32), 2.0 - np.arange(32) / 3.0])
@@ -115,11 +115,7 @@ class LidarModel:
         return self._directions, np.tile(np.arange(self.num_rings), self.azimuths_deg.size)
 
     def _beam_directions(self) -> np.ndarray:
-        azimuth = np.radians(self.azimuths_deg)[:, None]
-        elevation = np.radians(self.elevations_deg)[None, :]
-        directions = np.stack(np.broadcast_arrays(np.cos(elevation) * np.cos(azimuth),
-                                                  np.cos(elevation) * np.sin(azimuth), np.sin(elevation)), axis=-1)
-        directions = directions.reshape(-1, 3)
+        directions = spherical_directions(self.azimuths_deg, self.elevations_deg)
         directions.setflags(write=False)
         return directions
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from depth_completion_ros.sim.raycast import spherical_directions
 from depth_completion_ros.sim.world import WorldSnapshot
 
 RADAR_FIELDS = ("x", "y", "z", "rcs", "vx", "vy", "vx_comp", "vy_comp")
@@ -59,12 +60,9 @@ class RadarModel:
     def ray_directions(self) -> np.ndarray:
         """(M, 3) unit ray directions in the radar frame."""
         half = self.azimuth_fov_deg / 2
-        azimuth = np.radians(np.arange(-half, half + 1e-9, self.azimuth_step_deg))[:, None]
-        elevation = np.radians(np.linspace(-self.elevation_fov_deg / 2, self.elevation_fov_deg / 2,
-                                           self.elevation_rows))[None, :]
-        d = np.stack(np.broadcast_arrays(np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth),
-                                         np.sin(elevation)), axis=-1)
-        return d.reshape(-1, 3)
+        elevation = self.elevation_fov_deg / 2
+        return spherical_directions(np.arange(-half, half + 1e-9, self.azimuth_step_deg),
+                                    np.linspace(-elevation, elevation, self.elevation_rows))
 
 
 @dataclass(frozen=True)

@@ -65,3 +65,21 @@ def cast_rays(scene: o3d.t.geometry.RaycastingScene, origins: np.ndarray, direct
     normal[facing_away] *= -1
     normal[~hit] = 0
     return RayHits(distance=distance, geometry=geometry, normal=normal)
+
+
+def spherical_directions(azimuths_deg: np.ndarray, elevations_deg: np.ndarray) -> np.ndarray:
+    """Unit ray directions of a scanning sensor (REP 103: x forward, y left, z up).
+
+    Args:
+        azimuths_deg: (C,) azimuths, counter-clockwise from x.
+        elevations_deg: (R,) elevations above the xy plane.
+
+    Returns:
+        (C*R, 3) float64, column-major: all elevations of the first azimuth come first.
+    """
+    azimuth = np.radians(np.asarray(azimuths_deg, dtype=np.float64))[:, None]
+    elevation = np.radians(np.asarray(elevations_deg, dtype=np.float64))[None, :]
+    cos_elevation = np.cos(elevation)
+    directions = np.stack(np.broadcast_arrays(cos_elevation * np.cos(azimuth), cos_elevation * np.sin(azimuth),
+                                              np.sin(elevation)), axis=-1)
+    return directions.reshape(-1, 3)
