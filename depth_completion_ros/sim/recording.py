@@ -50,6 +50,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import yaml
+from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
@@ -82,6 +83,9 @@ BAG_TOPICS = {
     "radar": ("/radar/points", "sensor_msgs/msg/PointCloud2"),
     "occupancy": ("/occupancy/ground_truth", "sensor_msgs/msg/PointCloud2"),
 }
+# /tf_static is latched (transient local), as tf2's static broadcaster publishes it.
+_LATCHED = Qos(QosHistory.KEEP_LAST, 1, QosReliability.RELIABLE, QosDurability.TRANSIENT_LOCAL, QosTime(0, 0),
+               QosTime(0, 0), QosLiveliness.AUTOMATIC, QosTime(0, 0), False)
 _POINTFIELD_DATATYPES = {np.dtype("i1"): 1, np.dtype("u1"): 2, np.dtype("<i2"): 3, np.dtype("<u2"): 4,
                          np.dtype("<i4"): 5, np.dtype("<u4"): 6, np.dtype("<f4"): 7, np.dtype("<f8"): 8}
 
@@ -220,7 +224,8 @@ def write_bag(simulator: Simulator, out: str | Path, duration: float,
     events = sorted((float(t), sensor) for sensor, times in stamps.items() for t in times)
     counts = {topic: 0 for topic, _ in BAG_TOPICS.values()}
     with Writer(out, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
-        connections = {key: writer.add_connection(topic, msgtype, typestore=factory.store)
+        connections = {key: writer.add_connection(topic, msgtype, typestore=factory.store,
+                                                  offered_qos_profiles=[_LATCHED] if key == "tf_static" else [])
                        for key, (topic, msgtype) in BAG_TOPICS.items()}
 
         def write(key: str, msg, stamp_ns: int) -> None:
