@@ -11,7 +11,7 @@ left/right rectified RGB + CameraInfo, ground-truth depth (32FC1) and semantics,
 and radar PointCloud2, ground-truth voxel occupancy, /tf_static extrinsics and /tf ego
 poses, each sensor at its own rate with timestamp jitter. The rig (frames, extrinsics,
 intrinsics, rates, grid) is also written to sim_rig.yaml inside the output folder.
-Same --seed, same output."""
+The same --seed gives bit-identical messages."""
 
 EPILOG = """\
 examples:

@@ -84,10 +84,10 @@ def voxelize_parts(parts: list[tuple[int, ConvexPart]], class_of: np.ndarray, gr
 def _visible_from(snapshot: WorldSnapshot, origin_world: np.ndarray, centres_world: np.ndarray,
                   margin: float) -> np.ndarray:
     """(N,) bool: the segment origin -> centre meets no surface before ``centre - margin``."""
-    offsets = centres_world - origin_world
-    length = np.linalg.norm(offsets, axis=1)
+    offsets = centres_world - origin_world.astype(centres_world.dtype)
+    length = np.sqrt(np.einsum("ij,ij->i", offsets, offsets))
     hits = snapshot.cast(origin_world, offsets)  # distance in units of the segment length
-    return hits.distance * length >= length - margin
+    return hits.distance >= 1 - margin / np.maximum(length, margin)
 
 
 def occupancy_ground_truth(snapshot: WorldSnapshot, grid: VoxelGrid, T_world_grid: np.ndarray,

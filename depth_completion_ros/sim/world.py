@@ -486,27 +486,26 @@ class _RoomBuilder(_Builder):
         if spot is None:
             return
         x, y = spot
-        lo = lambda z: (x - sx / 2, y - sy / 2, z)  # noqa: E731
-        hi = lambda z: (x + sx / 2, y + sy / 2, z)  # noqa: E731
+        x0, y0, x1, y1 = x - sx / 2, y - sy / 2, x + sx / 2, y + sy / 2
         colour = _colour(rng, 0.15, 0.9)
         texture = int(rng.choice([PLAIN, NOISE, STRIPES]))
         material = self.material(colour, texture, rng.uniform(2, 8), radar_gain=1.0)
         if kind in ("table", "chair"):
             top = 0.75 if kind == "table" else 0.45
-            parts = [box(lo(top - 0.04), hi(top))]
+            parts = [box((x0, y0, top - 0.04), (x1, y1, top))]
             for cx, cy in ((-1, -1), (-1, 1), (1, -1), (1, 1)):
                 lx, ly = x + cx * (sx / 2 - 0.04), y + cy * (sy / 2 - 0.04)
                 parts.append(box((lx - 0.03, ly - 0.03, 0.0), (lx + 0.03, ly + 0.03, top - 0.04)))
             if kind == "chair":
-                parts.append(box((x - sx / 2, y - sy / 2, top), (x - sx / 2 + 0.05, y + sy / 2, top + 0.45)))
+                parts.append(box((x0, y0, top), (x0 + 0.05, y1, top + 0.45)))
         elif kind == "sofa":
-            parts = [box(lo(0.0), hi(0.45)), box(lo(0.45), (x + sx / 2, y - sy / 2 + 0.2, 0.85))]
+            parts = [box((x0, y0, 0.0), (x1, y1, 0.45)), box((x0, y0, 0.45), (x1, y0 + 0.2, 0.85))]
         elif kind == "clutter":
-            parts = [box(lo(0.0), hi(rng.uniform(0.1, 0.6)))] if rng.random() < 0.6 else [
-                ellipsoid((x, y, 0.2), (sx / 2, sy / 2, 0.2))]
+            parts = ([box((x0, y0, 0.0), (x1, y1, rng.uniform(0.1, 0.6)))] if rng.random() < 0.6
+                     else [ellipsoid((x, y, 0.2), (sx / 2, sy / 2, 0.2))])
         elif kind == "person":
             parts = [cylinder((x, y, 0.0), 0.22, 1.5), ellipsoid((x, y, 1.62), (0.11, 0.11, 0.13))]
         else:
             height = {"shelf": rng.uniform(1.4, 2.2), "bed": 0.55, "cabinet": rng.uniform(0.6, 1.2)}[kind]
-            parts = [box(lo(0.0), hi(height))]
+            parts = [box((x0, y0, 0.0), (x1, y1, height))]
         self.add(parts, INDOOR_IDS[kind], material)
