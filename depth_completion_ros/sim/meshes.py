@@ -17,7 +17,7 @@ import open3d as o3d
 from depth_completion_ros.geometry.transforms import rotation_from_rpy, transform_points
 
 _PLANE_DECIMALS = 9  # faces of one plane (two triangles of a box side) are merged at this precision
-_INSIDE_TOLERANCE = 1e-9  # metres; a point on a face counts as inside
+INSIDE_TOLERANCE = 1e-9  # metres; a point on a face counts as inside
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,7 +50,7 @@ class ConvexPart:
     def contains(self, points: np.ndarray) -> np.ndarray:
         """(N,) bool: which of the (N, 3) points lie inside or on the part."""
         normals, offsets = self.planes
-        return np.all(points @ normals.T <= offsets + _INSIDE_TOLERANCE, axis=1)
+        return np.all(points @ normals.T <= offsets + INSIDE_TOLERANCE, axis=1)
 
     def transformed(self, T: np.ndarray) -> ConvexPart:
         """The part moved by a (4, 4) rigid transform."""

@@ -29,7 +29,7 @@ from depth_completion_ros.geometry.camera import CameraModel, project
 from depth_completion_ros.geometry.transforms import compose, invert_transform, transform_points
 from depth_completion_ros.geometry.voxels import FREE, OCCUPIED, UNKNOWN, VoxelGrid
 from depth_completion_ros.sim.lidar import LidarModel
-from depth_completion_ros.sim.meshes import ConvexPart
+from depth_completion_ros.sim.meshes import INSIDE_TOLERANCE, ConvexPart
 from depth_completion_ros.sim.world import WorldSnapshot
 
 
@@ -75,10 +75,23 @@ def voxelize_parts(parts: list[tuple[int, ConvexPart]], class_of: np.ndarray, gr
         block = grid.centre_index_range(local.vertices.min(axis=0) - pad, local.vertices.max(axis=0) + pad)
         if any(s.stop <= s.start for s in block):
             continue
-        centres = np.stack(np.meshgrid(*(axes[a][block[a]] for a in range(3)), indexing="ij"), axis=-1)
-        inside = local.contains(centres.reshape(-1, 3)).reshape(centres.shape[:3])
+        normals, offsets = local.planes
+        if _is_axis_aligned(normals):
+            # The same half-space tests, separable per axis: select rows, columns and layers.
+            along = [normals[:, a] != 0 for a in range(3)]
+            inside_1d = [np.all(axes[a][block[a], None] * normals[along[a], a] <= offsets[along[a]] + INSIDE_TOLERANCE,
+                                axis=1) for a in range(3)]
+            inside = inside_1d[0][:, None, None] & inside_1d[1][None, :, None] & inside_1d[2][None, None, :]
+        else:
+            centres = np.stack(np.meshgrid(*(axes[a][block[a]] for a in range(3)), indexing="ij"), axis=-1)
+            inside = local.contains(centres.reshape(-1, 3)).reshape(centres.shape[:3])
         labels[block][inside] = class_of[object_index]
     return labels
+
+
+def _is_axis_aligned(normals: np.ndarray) -> bool:
+    """True when every (P, 3) unit normal is exactly +-x, +-y or +-z."""
+    return bool(np.all(np.count_nonzero(normals, axis=1) == 1))
 
 
 def _visible_from(snapshot: WorldSnapshot, origin_world: np.ndarray, centres_world: np.ndarray,

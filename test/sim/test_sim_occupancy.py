@@ -68,3 +68,19 @@ def test_visibility_marks_the_shadow_behind_a_wall_invalid(make_world):
     assert state[ix(8.0), iy, iz_road] == OCCUPIED  # the visible road layer under its surface
     assert state[ix(8.0), int(np.argmin(np.abs(y - 15.0))), iz_air] == FREE  # beside the wall
     assert gt.invalid.sum() > 1000 and (~gt.invalid).sum() > 100_000
+
+
+def test_axis_aligned_fast_path_equals_the_general_plane_test():
+    """Boxes in an aligned grid take a separable path; it must match ConvexPart.contains."""
+    rng = np.random.default_rng(0)
+    grid = VoxelGrid(origin=(-2.0, -3.0, -1.0), resolution=0.25, shape=(24, 20, 12))
+    centres = grid.centres().reshape(-1, 3).astype(np.float64)
+    for _ in range(20):
+        lo = rng.uniform([-3, -4, -2], [3, 2, 1])
+        part = box(lo, lo + rng.uniform(0.1, 4.0, 3))
+        fast = voxelize_parts([(0, part)], np.array([1], np.uint16), grid, np.eye(4)) > 0
+        general = part.contains(np.stack(np.meshgrid(*(grid.axis_centres(a) for a in range(3)), indexing="ij"),
+                                         axis=-1).reshape(-1, 3))
+        np.testing.assert_array_equal(fast.reshape(-1), general)
+        np.testing.assert_array_equal(general, np.all((centres >= part.vertices.min(0))
+                                                      & (centres <= part.vertices.max(0)), axis=1))
