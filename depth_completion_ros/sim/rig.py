@@ -91,13 +91,23 @@ class Rig:
                 "lidar": self.T_base_lidar, "radar": self.T_base_radar}
 
 
+def _ament_rig_folder() -> Path | None:
+    """``share/depth_completion_ros/config/rigs`` of a colcon install, if ament knows the package."""
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        return Path(get_package_share_directory("depth_completion_ros")) / "config" / "rigs"
+    except (ImportError, LookupError, OSError):  # no ament, package not installed, AMENT_PREFIX_PATH unset
+        return None
+
+
 def rig_config_path(name: str) -> Path:
-    """Path of a built-in rig's YAML (source checkout first, then the installed share/)."""
-    for folder in (_SOURCE_RIG_DIR, _INSTALLED_RIG_DIR):
-        path = folder / f"{name}.yaml"
-        if path.is_file():
-            return path
-    raise BadInputError("rig", f"built-in rig '{name}' not found in {_SOURCE_RIG_DIR} or {_INSTALLED_RIG_DIR}")
+    """Path of a built-in rig's YAML: source checkout, then the ament share, then sys.prefix/share."""
+    folders = [f for f in (_SOURCE_RIG_DIR, _ament_rig_folder(), _INSTALLED_RIG_DIR) if f is not None]
+    for folder in folders:
+        if (folder / f"{name}.yaml").is_file():
+            return folder / f"{name}.yaml"
+    raise BadInputError("rig", f"built-in rig '{name}' not found in {', '.join(map(str, folders))}")
 
 
 def load_rig(spec: str | Path | Mapping) -> Rig:
