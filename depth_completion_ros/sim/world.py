@@ -272,6 +272,8 @@ class _StreetBuilder(_Builder):
         self.sidewalk = rng.uniform(2.0, 4.0)
         self.curb = rng.uniform(0.1, 0.2)
         self.road_colour = _grey(rng, 0.2, 0.4)
+        # right lane, keeping a car's width clear of the parked cars at +-(half_road - 1)
+        self.ego_y = -min(self.half_road / 2, self.half_road - 2.95)
 
     def build(self, seed: int) -> World:
         self._ground()
@@ -284,7 +286,7 @@ class _StreetBuilder(_Builder):
         return World(
             kind="street",
             objects=tuple(self.objects),
-            trajectory=EgoTrajectory(start=(0.0, -self.half_road / 2, 0.0), yaw=0.0, speed=self.ego_speed),
+            trajectory=EgoTrajectory(start=(0.0, self.ego_y, 0.0), yaw=0.0, speed=self.ego_speed),
             sun_direction=self.sun(),
             ambient=float(self.rng.uniform(0.3, 0.5)),
             has_sky=True,
@@ -370,9 +372,8 @@ class _StreetBuilder(_Builder):
                 speed = rng.uniform(5.0, 14.0)
                 self.add(self._car_parts(x, oncoming_y, 0.0, rng.uniform(3.8, 4.8)), labels.MOVING_CAR,
                          self._car_material(), velocity=(-speed, 0.0, 0.0))
-        ego_y = -self.half_road / 2
         for x in np.arange(20.0, self.x_end * 0.5, rng.uniform(25, 45)):  # ahead, pulling away
-            self.add(self._car_parts(x, ego_y, 0.0, rng.uniform(3.8, 4.8)), labels.MOVING_CAR, self._car_material(),
+            self.add(self._car_parts(x, self.ego_y, 0.0, rng.uniform(3.8, 4.8)), labels.MOVING_CAR, self._car_material(),
                      velocity=(self.ego_speed + rng.uniform(0.5, 3.0), 0.0, 0.0))
 
     def _street_furniture(self, side: float) -> None:

@@ -84,3 +84,21 @@ def test_axis_aligned_fast_path_equals_the_general_plane_test():
         np.testing.assert_array_equal(fast.reshape(-1), general)
         np.testing.assert_array_equal(general, np.all((centres >= part.vertices.min(0))
                                                       & (centres <= part.vertices.max(0)), axis=1))
+
+
+def test_the_camera_observes_voxels_above_the_lidar_field_of_view(make_world):
+    from depth_completion_ros.geometry.camera import CameraModel
+    from depth_completion_ros.geometry.transforms import rotation_from_rpy
+
+    world = make_world([(box((-10, -40, -3), (70, 40, -1.73)), labels.ROAD)])
+    lidar = LidarModel.builtin("HDL-64E")  # top ring at +2 degrees
+    camera = CameraModel.from_intrinsics(721.5, 721.5, 609.5, 172.8, 1242, 375)  # +-13.5 degrees vertically
+    T_world_camera = make_transform(rotation_from_rpy(-np.pi / 2, 0.0, -np.pi / 2), [0.27, 0.0, -0.08])
+    x, y, z = (GRID.axis_centres(a) for a in range(3))
+    voxel = (int(np.argmin(np.abs(x - 20.0))), int(np.argmin(np.abs(y - 0.1))), int(np.argmin(np.abs(z - 2.0))))
+    lidar_only = occupancy_ground_truth(world.snapshot(0.0), GRID, np.eye(4), lidar, np.eye(4))
+    with_camera = occupancy_ground_truth(world.snapshot(0.0), GRID, np.eye(4), lidar, np.eye(4), camera,
+                                         T_world_camera)
+    assert lidar_only.state[voxel] == UNKNOWN  # 5.7 degrees up: between the LiDAR's rings and the sky
+    assert with_camera.state[voxel] == FREE
+    assert (~with_camera.invalid).sum() > (~lidar_only.invalid).sum()

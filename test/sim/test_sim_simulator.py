@@ -70,3 +70,20 @@ def test_sensor_stamps_follow_the_rates_with_bounded_jitter(small_rig):
         nominal = np.arange(times.size) / rate
         assert np.all(np.abs(times - nominal) <= 0.25 / rate)
         assert np.any(times != nominal)  # there is jitter
+
+
+@pytest.mark.parametrize("scene", ["street", "indoor"])
+def test_the_ego_path_is_clear_of_objects(scene, small_rig):
+    """Sensors and the ego's flanks never sit inside an object along the whole sequence."""
+    for seed in range(6):
+        world = generate_world(scene, seed=seed, duration=5.0)
+        for time in np.linspace(0.0, 5.0, 6):
+            T = world.trajectory.T_world_base(time)
+            probes = [T[:3, :3] @ p + T[:3, 3] for p in
+                      ([0, 0.9, 0.5], [0, -0.9, 0.5], [2.0, 0.9, 1.0], [2.0, -0.9, 1.0])]
+            probes += [(T @ small_rig.extrinsics()[s])[:3, 3] for s in ("camera", "lidar")]
+            for obj in world.objects:
+                if obj.class_id in world.ground_classes:
+                    continue
+                for part in obj.parts_at(time):
+                    assert not part.contains(np.array(probes)).any(), (scene, seed, time, obj.class_id)
