@@ -5,7 +5,8 @@ Usage::
     from depth_completion_ros.sim import Simulator
     sim = Simulator.create(scene="street", rig="kitti", seed=7, duration=10.0)
     frame = sim.frame(time=1.25)
-    frame.rgb, frame.depth, frame.lidar.points, frame.radar.points, frame.occupancy.labels
+    frame.rgb, frame.depth, frame.disparity, frame.lidar_points, frame.radar_points
+    frame.occupancy.labels, frame.occupancy.invalid, frame.camera, frame.T_camera_lidar
 
 Each sensor's noise is drawn from a generator seeded by ``(seed, sensor, time in µs)``,
 so a frame does not depend on what was rendered before it: the same seed gives
@@ -70,6 +71,16 @@ class SimulatedFrame:
     extrinsics: dict[str, np.ndarray]
     frame_ids: dict[str, str]
     T_world_base: np.ndarray
+
+    @property
+    def lidar_points(self) -> np.ndarray | None:
+        """(N, 5) float32 x, y, z, intensity, ring in the LiDAR frame, or None."""
+        return None if self.lidar is None else self.lidar.points
+
+    @property
+    def radar_points(self) -> np.ndarray | None:
+        """(M, 8) float32 :data:`~.radar.RADAR_FIELDS` in the radar frame, or None."""
+        return None if self.radar is None else self.radar.points
 
     @property
     def T_camera_lidar(self) -> np.ndarray:

@@ -32,7 +32,7 @@ def test_frame_contents_and_shapes(small_rig):
     assert frame.rgb.shape == (h, w, 3) and frame.rgb.dtype == np.uint8
     assert frame.depth.shape == (h, w) and frame.depth.dtype == np.float32
     assert frame.right_rgb.shape == (h, w, 3)
-    assert frame.lidar.points.shape[1] == 5 and frame.radar.points.shape[1] == 8
+    assert frame.lidar_points.shape[1] == 5 and frame.radar_points.shape[1] == 8
     assert frame.occupancy.labels.shape == small_rig.occupancy_grid.shape
     assert (frame.depth == 0).any() and (frame.depth > 0).mean() > 0.5  # sky and surfaces
     assert set(np.unique(frame.semantic)) <= set(labels.SEMANTIC_KITTI_NAMES)
