@@ -174,12 +174,11 @@ def classical_fill(sparse: np.ndarray, rgb: np.ndarray | None, p: ClassicalParam
     inv = np.divide(1.0, depth, out=np.zeros_like(depth), where=depth > 0)
     edges = _rgb_edges(rgb) if rgb is not None and math.isfinite(p.split_ratio) else None
     inv = _fill_empty_columns(_fill_columns(inv, edges, p))
-    depth = np.divide(1.0, inv, out=np.zeros_like(inv), where=inv > 0)
     if p.median_size:
-        depth = cv2.medianBlur(depth, p.median_size)
-    if p.smooth_size:
-        depth = np.where(depth > 0, cv2.blur(depth, (p.smooth_size, p.smooth_size)), np.float32(0))
-    return depth.astype(np.float32)
+        inv = cv2.medianBlur(inv, p.median_size)
+    if p.smooth_size:  # a box filter keeps inverse depth exact on planes (it is linear there)
+        inv = np.where(inv > 0, cv2.blur(inv, (p.smooth_size, p.smooth_size)), np.float32(0))
+    return np.divide(1.0, inv, out=np.zeros_like(inv), where=inv > 0)
 
 
 def _params(cls: type, params: Mapping[str, object]):

@@ -265,8 +265,7 @@ class CompletionEngine:
         sparse = np.asarray(sparse, dtype=np.float32)
         with np.errstate(invalid="ignore"):
             keep = (sparse >= self.min_depth) & (sparse <= self.max_depth)  # False for NaN
-        measured = np.isfinite(sparse) & (sparse > 0)
-        self.stats.dropped_input_pixels += int(np.count_nonzero(measured & ~keep) + np.count_nonzero(~np.isfinite(sparse)))
+        self.stats.dropped_input_pixels += int(np.count_nonzero(~keep & (sparse != 0)))  # NaN != 0 holds
         return np.where(keep, sparse, np.float32(0)).astype(np.float32)
 
     def finalize(self, result: DepthResult) -> DepthResult:
