@@ -6,13 +6,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from scipy import ndimage
 
 from depth_completion_ros.cli.main import main
 from depth_completion_ros.datasets.kitti import read_depth_png, write_depth_png
 from depth_completion_ros.datasets.kitti_depth_completion import CompletionFrame, write_frame
 from depth_completion_ros.datasets.kitti_protocol import build_protocol, write_protocol
 from depth_completion_ros.datasets.shared_data import find_shared_data
+from depth_completion_ros.eval.baselines import nearest_fill
 from depth_completion_ros.eval.metrics import DepthRange, MetricAccumulator
 from depth_completion_ros.geometry.camera import CameraModel
 
@@ -177,8 +177,6 @@ def test_commands_run_on_the_real_data_protocol(tmp_path, capsys):
     # the nearest-neighbour fill of the same stored input, scored by the same code
     baseline = MetricAccumulator([DepthRange("all")])
     for scan in sorted((root / "velodyne_raw").glob("*.png")):
-        sparse = read_depth_png(scan)
-        nearest = ndimage.distance_transform_edt(sparse == 0, return_distances=False, return_indices=True)
-        baseline.add(sparse[nearest[0], nearest[1]], read_depth_png(root / "groundtruth_depth" / scan.name))
+        baseline.add(nearest_fill(read_depth_png(scan)), read_depth_png(root / "groundtruth_depth" / scan.name))
     assert ours["images"] == 3 and ours["coverage"] == 1.0
     assert ours["rmse_mm"] < baseline.summaries()[0].values["rmse_mm"]

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy import ndimage
 
 from depth_completion_ros.datasets.kitti_protocol import (
     CROP_HEIGHT,
@@ -16,7 +15,8 @@ from depth_completion_ros.datasets.kitti_protocol import (
 )
 from depth_completion_ros.datasets.shared_data import find_shared_data
 from depth_completion_ros.errors import BadInputError
-from depth_completion_ros.eval.metrics import MetricAccumulator, DepthRange
+from depth_completion_ros.eval.baselines import nearest_fill
+from depth_completion_ros.eval.metrics import DepthRange, MetricAccumulator
 from depth_completion_ros.geometry.kitti_calib import load_object_calib
 from depth_completion_ros.pipeline.engine import CompletionEngine
 
@@ -47,12 +47,6 @@ def test_rings_out_of_elevation_order_are_rejected():
     scan = _synthetic_scan([2.0, 3.0, -2.0])
     with pytest.raises(BadInputError, match="ring 0 to 1"):
         check_rings_descend(scan, ring_ids(scan), "scan.bin")
-
-
-def _nearest_fill(sparse: np.ndarray) -> np.ndarray:
-    """The honest baseline: every pixel takes its nearest measurement."""
-    nearest = ndimage.distance_transform_edt(sparse == 0, return_distances=False, return_indices=True)
-    return sparse[nearest[0], nearest[1]]
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +91,7 @@ def test_classical_beats_the_nearest_neighbour_fill_on_real_data(protocol):
     for item in protocol:
         frame = item.frame
         classical.add(engine.complete(frame.rgb, frame.sparse, frame.camera).depth, item.ground_truth)
-        baseline.add(_nearest_fill(frame.sparse), item.ground_truth)
+        baseline.add(nearest_fill(frame.sparse), item.ground_truth)  # the honest baseline
     (ours,), (nearest,) = classical.summaries(), baseline.summaries()
     assert ours.coverage == nearest.coverage == 1.0  # both dense: the errors compare like with like
     assert ours.values["rmse_mm"] < nearest.values["rmse_mm"]
