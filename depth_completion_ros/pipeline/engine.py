@@ -270,16 +270,19 @@ class CompletionEngine:
 
     def finalize(self, result: DepthResult) -> DepthResult:
         """Apply the invalid-output policy and the clamping to a method's raw output."""
-        depth = np.asarray(result.depth, dtype=np.float32)
+        depth = np.array(result.depth, dtype=np.float32)  # a copy: the method's arrays stay untouched
+        confidence = np.array(result.confidence, dtype=np.float32)
         finite = np.isfinite(depth)
         non_finite = int(depth.size - np.count_nonzero(finite))
         self.stats.non_finite_output_pixels += non_finite
         self.stats.frames_with_non_finite_output += int(non_finite > 0)
-        valid = finite & (depth > 0)
-        depth = np.where(valid, np.clip(depth, self.min_depth, self.max_depth), np.float32(0)).astype(np.float32)
-        confidence = np.asarray(result.confidence, dtype=np.float32)
-        confidence = np.where(valid & np.isfinite(confidence), np.clip(confidence, 0.0, 1.0), np.float32(0))
-        return DepthResult(depth, confidence.astype(np.float32))
+        with np.errstate(invalid="ignore"):
+            invalid = ~finite | ~(depth > 0)
+        np.clip(depth, self.min_depth, self.max_depth, out=depth)
+        depth[invalid] = 0
+        confidence[invalid | ~np.isfinite(confidence)] = 0
+        np.clip(confidence, 0.0, 1.0, out=confidence)
+        return DepthResult(depth, confidence)
 
     def complete(
         self,
