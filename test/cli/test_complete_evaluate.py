@@ -10,7 +10,8 @@ import pytest
 from depth_completion_ros.cli.main import main
 from depth_completion_ros.datasets.kitti import read_depth_png, write_depth_png
 from depth_completion_ros.datasets.kitti_depth_completion import CompletionFrame, write_frame
-from depth_completion_ros.datasets.kitti_protocol import build_protocol, write_protocol
+from depth_completion_ros.datasets.kitti_protocol import build_protocol
+from depth_completion_ros.datasets.ring_protocol import write_protocol
 from depth_completion_ros.datasets.shared_data import find_shared_data
 from depth_completion_ros.eval.baselines import nearest_fill
 from depth_completion_ros.eval.metrics import DepthRange, MetricAccumulator
