@@ -87,14 +87,22 @@ class CompletionMethod(Protocol):
 MethodFactory = Callable[[str, "Path | None", Mapping[str, object]], CompletionMethod]
 
 
+WEIGHTS_POLICIES = ("none", "optional", "required")
+
+
 @dataclass(frozen=True)
 class MethodSpec:
-    """A registered method: how to build it and what it can run on."""
+    """A registered method: how to build it and what it can run on.
+
+    Attributes:
+        devices: the devices it can run on (``cpu``, ``cuda``).
+        weights: ``none`` (takes no weights file), ``optional`` or ``required``.
+    """
 
     name: str
     factory: MethodFactory
     devices: tuple[str, ...] = ("cpu",)
-    needs_weights: bool = False
+    weights: str = "none"
     description: str = ""
 
 
@@ -102,14 +110,16 @@ _REGISTRY: dict[str, MethodSpec] = {}
 
 
 def register_method(
-    name: str, *, devices: tuple[str, ...] = ("cpu",), needs_weights: bool = False, description: str = ""
+    name: str, *, devices: tuple[str, ...] = ("cpu",), weights: str = "none", description: str = ""
 ) -> Callable[[MethodFactory], MethodFactory]:
     """Decorator registering a method factory ``factory(device, weights, params)`` under ``name``."""
+    if weights not in WEIGHTS_POLICIES:
+        raise ValueError(f"weights must be one of {WEIGHTS_POLICIES}, got '{weights}'")
 
     def decorator(factory: MethodFactory) -> MethodFactory:
         if name in _REGISTRY and _REGISTRY[name].factory is not factory:
             raise ValueError(f"completion method '{name}' is registered twice")
-        _REGISTRY[name] = MethodSpec(name, factory, tuple(devices), needs_weights, description)
+        _REGISTRY[name] = MethodSpec(name, factory, tuple(devices), weights, description)
         return factory
 
     return decorator
@@ -254,8 +264,10 @@ class CompletionEngine:
             raise BadInputError("min_depth/max_depth", f"need 0 < min < max, got {self.min_depth}, {self.max_depth}")
         spec = method_spec(self.method)
         self.device = resolve_device(self.device, spec.devices)
-        if spec.needs_weights and self.weights is None:
+        if spec.weights == "required" and self.weights is None:
             raise BadInputError("weights", f"method '{self.method}' needs a weights file (--weights FILE)")
+        if spec.weights == "none" and self.weights is not None:
+            raise BadInputError("weights", f"method '{self.method}' takes no weights file; drop --weights")
         if self.weights is not None and not Path(self.weights).is_file():
             raise BadInputError(str(self.weights), "weights file not found; check the path given to --weights")
         self.implementation: CompletionMethod = spec.factory(self.device, self.weights, dict(self.method_params))

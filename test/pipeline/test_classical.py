@@ -81,3 +81,15 @@ def test_method_parameters_come_from_config_and_unknown_ones_are_named():
     assert result.confidence[10, 12] == pytest.approx(math.exp(-1.0), rel=1e-4)
     with pytest.raises(BadInputError, match="kernel_size"):
         CompletionEngine("classical", method_params={"kernel_size": 3})
+
+
+def test_confidence_drops_at_depth_discontinuities():
+    from depth_completion_ros.pipeline.classical import completion_confidence
+
+    depth = np.full((30, 60), 10.0, np.float32)
+    depth[:, 30:] = 40.0
+    measured = np.zeros_like(depth, dtype=bool)
+    measured[15, ::2] = True  # same distance pattern everywhere along row 15
+    confidence = completion_confidence(depth, measured)
+    assert confidence[15, 30] < 0.1 * confidence[15, 10]  # at the 10 m | 40 m edge
+    assert confidence[15, 10] == pytest.approx(1.0) and confidence[15, 50] == pytest.approx(1.0)

@@ -38,7 +38,7 @@ def fake_method():
     """Register a recording method under a test-only name, removed afterwards."""
     method = RecordingMethod()
     name = "test_recording"
-    register_method(name, devices=("cpu", "cuda"))(lambda device, weights, params: method)
+    register_method(name, devices=("cpu", "cuda"), weights="optional")(lambda device, weights, params: method)
     yield name, method
     engine_module._REGISTRY.pop(name)
 
@@ -140,6 +140,23 @@ def test_bad_input_arrays_are_rejected(fake_method, rgb, sparse, match):
 def test_weights_must_exist(fake_method, tmp_path):
     with pytest.raises(BadInputError, match="weights file not found"):
         CompletionEngine(method=fake_method[0], weights=tmp_path / "missing.pt")
+
+
+def test_weights_given_to_a_method_without_weights_are_refused(tmp_path):
+    weights = tmp_path / "model.pt"
+    weights.write_bytes(b"")
+    with pytest.raises(BadInputError, match="takes no weights file"):
+        CompletionEngine(method="classical", weights=weights)
+
+
+def test_a_method_that_requires_weights_refuses_to_start_without():
+    name = "test_needs_weights"
+    register_method(name, weights="required")(lambda device, weights, params: RecordingMethod())
+    try:
+        with pytest.raises(BadInputError, match="needs a weights file"):
+            CompletionEngine(method=name)
+    finally:
+        engine_module._REGISTRY.pop(name)
 
 
 def test_classical_engine_fills_a_frame_end_to_end():
