@@ -245,8 +245,8 @@ class CompletionEngine:
 
     Args:
         method: registered method name (see :func:`available_methods`).
-        device: ``auto``, ``cpu`` or ``cuda[:N]``.
-        weights: checkpoint file for methods that need one.
+        device: ``auto``, ``cpu`` or ``cuda[:N]``; after construction, the device chosen.
+        weights: checkpoint file for methods that use one.
         min_depth, max_depth: valid depth range in metres, for inputs and outputs.
         method_params: keyword parameters for the method (e.g. kernel sizes).
     """
@@ -309,6 +309,7 @@ class CompletionEngine:
             BadInputError: wrong dtype or shape, or sizes that disagree with the camera.
         """
         sparse = np.asarray(sparse)
+        radar = None if radar is None else np.asarray(radar, dtype=np.float32)
         _check_inputs(rgb, sparse, camera, radar)
         height, width = sparse.shape
         sparse = self.sanitize_sparse(sparse)
