@@ -42,7 +42,9 @@ def ring_ids(points: np.ndarray) -> np.ndarray:
 
     Returns:
         (N,) int64 ring ids 0, 1, ...: a new ring starts where the azimuth (in [0, 2 pi))
-        drops by more than pi, i.e. wraps around.
+        drops by more than pi, i.e. wraps around. KITTI stores each ring as one sweep from
+        azimuth 0 (straight ahead) round to 2 pi; a ring may start later when its first
+        returns are missing.
     """
     azimuth = np.mod(np.arctan2(points[:, 1], points[:, 0]), 2 * np.pi)
     rings = np.zeros(points.shape[0], np.int64)
@@ -59,8 +61,11 @@ def check_rings_descend(points: np.ndarray, rings: np.ndarray, source: str = "sc
     Raises:
         BadInputError: the scan is not in firing order (the ring split is wrong).
     """
+    counts = np.bincount(rings)
+    if np.any(counts == 0):
+        raise BadInputError(source, f"ring {int(np.argmin(counts))} has no point; the ring ids are not contiguous")
     elevation = np.arctan2(points[:, 2], np.hypot(points[:, 0], points[:, 1]))
-    medians = np.array([np.median(elevation[rings == r]) for r in range(int(rings.max()) + 1)])
+    medians = np.array([np.median(elevation[rings == r]) for r in range(counts.size)])
     rising = np.flatnonzero(np.diff(medians) >= 0)
     if rising.size:
         raise BadInputError(

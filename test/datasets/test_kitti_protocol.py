@@ -49,6 +49,12 @@ def test_rings_out_of_elevation_order_are_rejected():
         check_rings_descend(scan, ring_ids(scan), "scan.bin")
 
 
+def test_a_ring_without_points_is_rejected():
+    scan = _synthetic_scan([2.0, 0.0])
+    with pytest.raises(BadInputError, match="ring 1 has no point"):
+        check_rings_descend(scan, np.repeat([0, 2], 50), "scan.bin")
+
+
 @pytest.fixture(scope="module")
 def protocol():
     return build_protocol(KITTI_OBJECT)
