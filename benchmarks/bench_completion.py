@@ -80,21 +80,27 @@ def _synthetic_frames() -> list[ProtocolFrame]:
     return [ProtocolFrame(CompletionFrame("synthetic.png", rgb, sparse, camera), np.zeros_like(sparse))]
 
 
-def _median_ms(run: Callable[[], object], repeats: int, device: str) -> float:
+def _interleaved_ms(runs: dict[str, Callable[[], object]], repeats: int, device: str) -> dict[str, np.ndarray]:
+    """Time several callables in turn, ``repeats`` rounds; returns name -> (repeats,) ms.
+
+    Interleaving puts each round's runs under the same machine load, so per-round ratios
+    hold even when other jobs come and go on a shared machine.
+    """
     def synchronize() -> None:
         if device.startswith("cuda"):
             import torch
 
             torch.cuda.synchronize()
 
-    times = []
+    times = {name: [] for name in runs}
     for _ in range(repeats):
-        synchronize()
-        start = time.perf_counter()
-        run()
-        synchronize()
-        times.append((time.perf_counter() - start) * 1e3)
-    return float(np.median(times))
+        for name, run in runs.items():
+            synchronize()
+            start = time.perf_counter()
+            run()
+            synchronize()
+            times[name].append((time.perf_counter() - start) * 1e3)
+    return {name: np.array(values) for name, values in times.items()}
 
 
 def _confidence_split(predictions, frames) -> tuple[float, float]:
@@ -114,16 +120,16 @@ def _confidence_split(predictions, frames) -> tuple[float, float]:
 
 
 def bench_row(row: Row, frames: list[ProtocolFrame], repeats: int, device: str) -> dict:
-    """Time one row on every frame and score it; returns the figures."""
+    """Time one row on every frame (interleaved with the nearest fill) and score it."""
     if row.reference is not None:
-        timed = lambda f: row.reference(f.frame.sparse)  # noqa: E731  (the bare function)
         def complete(f):
             depth = row.reference(f.frame.sparse)
             return depth, completion_confidence(depth, f.frame.sparse > 0)
 
+        def timed_runs(f):
+            return {"engine": lambda: row.reference(f.frame.sparse)}  # the bare function
+
         used_device = "cpu"
-        for item in frames:
-            timed(item)  # warm-up
     else:
         engine = CompletionEngine(row.method, device=device, weights=row.weights, method_params=row.params)
         engine.warm_up(frames[0].frame.camera)
@@ -133,14 +139,20 @@ def bench_row(row: Row, frames: list[ProtocolFrame], repeats: int, device: str) 
             result = engine.complete(f.frame.rgb, f.frame.sparse, f.frame.camera)
             return result.depth, result.confidence
 
-        timed = complete
+        def timed_runs(f):
+            return {
+                "engine": lambda: complete(f),
+                "method": lambda: engine.implementation.complete(f.frame.rgb, f.frame.sparse, f.frame.camera),
+            }
 
-    ms = float(np.median([_median_ms(lambda: timed(item), repeats, used_device) for item in frames]))
-    method_ms = ms if row.reference is not None else float(np.median([
-        _median_ms(lambda: engine.implementation.complete(item.frame.rgb, item.frame.sparse, item.frame.camera),
-                   repeats, used_device)
-        for item in frames
-    ]))
+    per_frame = []
+    for item in frames:
+        runs = {"nearest": lambda: nearest_fill(item.frame.sparse), **timed_runs(item)}
+        _interleaved_ms(runs, 2, used_device)  # warm-up
+        per_frame.append(_interleaved_ms(runs, repeats, used_device))
+    ms = float(np.median([np.median(t["engine"]) for t in per_frame]))
+    method_ms = float(np.median([np.median(t.get("method", t["engine"])) for t in per_frame]))
+    ratio = float(np.median(np.concatenate([t["engine"] / t["nearest"] for t in per_frame])))
     predictions = [complete(item) for item in frames]
     accumulator = MetricAccumulator(ranges=default_ranges())
     for (depth, _), item in zip(predictions, frames):
@@ -150,6 +162,7 @@ def bench_row(row: Row, frames: list[ProtocolFrame], repeats: int, device: str) 
         "device": used_device,
         "ms": ms,
         "method_ms": method_ms,
+        "ratio_to_nearest_fill": ratio,
         "groups": {s.name: s.to_dict() for s in accumulator.summaries()},
         "rel_confident_halves": _confidence_split(predictions, frames) if frames[0].ground_truth.any() else None,
     }
@@ -157,7 +170,6 @@ def bench_row(row: Row, frames: list[ProtocolFrame], repeats: int, device: str) 
 
 def print_table(results: list[dict]) -> None:
     """One line per row: times, ratio to the nearest fill, metrics overall and by range."""
-    reference_ms = next(r["ms"] for r in results if r["label"].startswith("nearest fill"))
     far = [f"{lo:g}-{hi:g}m" for lo, hi in DEFAULT_RANGE_BUCKETS]
     number = lambda v, fmt: format(v, fmt) if v is not None else "-"  # noqa: E731
     print(
@@ -169,7 +181,7 @@ def print_table(results: list[dict]) -> None:
         a = r["groups"]["all"]
         split = r["rel_confident_halves"]
         print(
-            f"{r['label']:34s} {r['device']:>4} {r['method_ms']:6.2f} {r['ms']:6.2f} {r['ms'] / reference_ms:5.2f} "
+            f"{r['label']:34s} {r['device']:>4} {r['method_ms']:6.2f} {r['ms']:6.2f} {r['ratio_to_nearest_fill']:5.2f} "
             f"{number(a['rmse_mm'], '7.0f')} {number(a['mae_mm'], '6.0f')} {number(a['irmse_1km'], '6.2f')} "
             f"{number(a['imae_1km'], '5.2f')} {number(a['delta1'], '6.4f')} {number(a['coverage'], '5.3f')} "
             + " ".join(f"{number(r['groups'][name]['rmse_mm'], '13.0f')}" for name in far)
@@ -211,7 +223,7 @@ def main() -> int:
         report.append({"protocol": description, "frames": len(frames), "results": results})
     print(
         "\nTimes: median ms per frame; 'method' = the method alone (depth + confidence), 'engine' = the whole "
-        "engine call (checks, method, clamping); 'x NN' = engine time / nearest-fill time in the same run. "
+        "engine call (checks, method, clamping); 'x NN' = median over rounds of engine time / nearest-fill time, timed in turn in each round. "
         "RMSE/MAE mm, iRMSE/iMAE 1/km, averaged per image over the pixels with a prediction ('cover' = share of "
         "ground-truth pixels predicted). 'REL conf+/-': mean relative error on the more / less confident half "
         "of the pixels (a useful confidence makes the first much smaller)."
