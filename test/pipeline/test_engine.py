@@ -166,3 +166,25 @@ def test_classical_engine_fills_a_frame_end_to_end():
     assert np.all(result.depth > 0)
     np.testing.assert_allclose(result.depth, 12.0, rtol=1e-5)
     assert np.all((result.confidence > 0) & (result.confidence <= 1))
+
+
+@pytest.mark.parametrize("method", ["classical", "ip_basic", "ip_basic_multiscale"])
+def test_any_input_gives_finite_clamped_output(method):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from hypothesis.extra.numpy import arrays
+
+    engine = CompletionEngine(method, min_depth=0.5, max_depth=80.0)
+    values = st.one_of(st.just(0.0), st.floats(allow_nan=True, allow_infinity=True, width=32))
+
+    @settings(max_examples=25, deadline=None)
+    @given(sparse=arrays(np.float32, (37, 61), elements=values))
+    def check(sparse):
+        result = engine.complete(None, sparse, CAMERA)
+        assert np.all(np.isfinite(result.depth)) and np.all(np.isfinite(result.confidence))
+        valid = result.depth > 0
+        assert np.all((result.depth[valid] >= 0.5) & (result.depth[valid] <= 80.0))
+        assert np.all((result.confidence >= 0) & (result.confidence <= 1))
+        assert not np.any(result.confidence[~valid])
+
+    check()
