@@ -20,14 +20,17 @@ from pathlib import Path
 import numpy as np
 
 from depth_completion_ros.errors import BadInputError
-from depth_completion_ros.pipeline.engine import DEFAULT_METHOD, DEVICE_CHOICES
+from depth_completion_ros.pipeline.engine import DEFAULT_METHOD, DEVICE_CHOICES, available_methods
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--input", required=True, type=Path, help="folder with image/, velodyne_raw/, intrinsics/")
-    parser.add_argument("--output", required=True, type=Path, help="folder for the uint16 depth PNGs (created)")
-    parser.add_argument("--method", default=DEFAULT_METHOD, help="completion method (default: %(default)s)")
-    parser.add_argument("--weights", type=Path, help="weights file, for methods that need one")
+    parser.add_argument("--input", required=True, type=Path, metavar="DIR",
+                        help="folder with image/, velodyne_raw/ and intrinsics/")
+    parser.add_argument("--output", required=True, type=Path, metavar="DIR",
+                        help="folder for the uint16 depth PNGs (created)")
+    parser.add_argument("--method", default=DEFAULT_METHOD, metavar="NAME",
+                        help=f"completion method: {', '.join(available_methods())} (default: %(default)s)")
+    parser.add_argument("--weights", type=Path, metavar="FILE", help="weights file, for methods that use one")
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="compute device (default: %(default)s)")
 
 

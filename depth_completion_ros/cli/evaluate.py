@@ -40,13 +40,14 @@ def _parse_caps(text: str) -> list[float]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     default_buckets = ",".join(f"{lo:g}-{hi:g}" for lo, hi in DEFAULT_RANGE_BUCKETS)
-    parser.add_argument("--pred", required=True, type=Path, help="folder of predicted depth PNGs")
-    parser.add_argument("--gt", required=True, type=Path, help="folder of ground-truth depth PNGs")
-    parser.add_argument("--json", type=Path, help="also write the metrics (overall, by range, per image) here")
+    parser.add_argument("--pred", required=True, type=Path, metavar="DIR", help="folder of predicted depth PNGs")
+    parser.add_argument("--gt", required=True, type=Path, metavar="DIR", help="folder of ground-truth depth PNGs")
+    parser.add_argument("--json", type=Path, metavar="FILE",
+                        help="also write the metrics (overall, by range, per image) here")
     parser.add_argument("--ranges", type=_parse_buckets, default=list(DEFAULT_RANGE_BUCKETS),
                         help=f"ground-truth range buckets in metres, LOWER < d <= UPPER (default: {default_buckets})")
     parser.add_argument("--caps", type=_parse_caps, default=list(DEFAULT_CAPS),
-                        help="nuScenes-style caps, 0 < d <= CAP metres (default: %(default)s)")
+                        help=f"nuScenes-style caps, 0 < d <= CAP metres (default: {','.join(f'{c:g}' for c in DEFAULT_CAPS)})")
 
 
 def _error(message: object) -> None:

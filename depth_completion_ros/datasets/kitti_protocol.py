@@ -12,40 +12,26 @@ For each frame of a KITTI object folder (``image_2/``, ``velodyne/``, ``calib/``
 4. both are cropped as KITTI depth completion does: bottom 352 rows, central 1216
    columns, with the intrinsics following the crop (:meth:`CameraModel.cropped`).
 
-:func:`write_protocol` writes the result in the KITTI depth-completion layout, so
-``dcr complete`` and ``dcr evaluate`` run on it.
+:func:`~depth_completion_ros.datasets.ring_protocol.write_protocol` writes the result in
+the KITTI depth-completion layout, so ``dcr complete`` and ``dcr evaluate`` run on it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from depth_completion_ros.datasets.kitti import read_velodyne_bin
-from depth_completion_ros.datasets.kitti_depth_completion import CompletionFrame, read_rgb, write_frame
+from depth_completion_ros.datasets.kitti_depth_completion import CompletionFrame, read_rgb
+from depth_completion_ros.datasets.ring_protocol import ProtocolFrame, split_input_and_ground_truth
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.geometry.camera import CameraModel
 from depth_completion_ros.geometry.kitti_calib import load_object_calib
-from depth_completion_ros.geometry.projection import (
-    occlusion_filter,
-    points_to_sparse_depth,
-    project_to_pixels,
-    zbuffer,
-)
 
 CROP_WIDTH, CROP_HEIGHT = 1216, 352  # KITTI depth-completion crop
 HDL64_RINGS = 64
 INPUT_RING_STEP = 4  # every 4th ring: a 16-beam input
-
-
-@dataclass(frozen=True)
-class ProtocolFrame:
-    """One protocol frame: the input and the ground truth (float32 metres, 0 = none)."""
-
-    frame: CompletionFrame
-    ground_truth: np.ndarray
 
 
 def ring_ids(points: np.ndarray) -> np.ndarray:
@@ -56,7 +42,9 @@ def ring_ids(points: np.ndarray) -> np.ndarray:
 
     Returns:
         (N,) int64 ring ids 0, 1, ...: a new ring starts where the azimuth (in [0, 2 pi))
-        drops by more than pi, i.e. wraps around.
+        drops by more than pi, i.e. wraps around. KITTI stores each ring as one sweep from
+        azimuth 0 (straight ahead) round to 2 pi; a ring may start later when its first
+        returns are missing.
     """
     azimuth = np.mod(np.arctan2(points[:, 1], points[:, 0]), 2 * np.pi)
     rings = np.zeros(points.shape[0], np.int64)
@@ -73,8 +61,11 @@ def check_rings_descend(points: np.ndarray, rings: np.ndarray, source: str = "sc
     Raises:
         BadInputError: the scan is not in firing order (the ring split is wrong).
     """
+    counts = np.bincount(rings)
+    if np.any(counts == 0):
+        raise BadInputError(source, f"ring {int(np.argmin(counts))} has no point; the ring ids are not contiguous")
     elevation = np.arctan2(points[:, 2], np.hypot(points[:, 0], points[:, 1]))
-    medians = np.array([np.median(elevation[rings == r]) for r in range(int(rings.max()) + 1)])
+    medians = np.array([np.median(elevation[rings == r]) for r in range(counts.size)])
     rising = np.flatnonzero(np.diff(medians) >= 0)
     if rising.size:
         raise BadInputError(
@@ -91,27 +82,6 @@ def completion_crop(camera: CameraModel) -> tuple[int, int, int, int]:
     if camera.width < CROP_WIDTH or camera.height < CROP_HEIGHT:
         raise BadInputError("image", f"{camera.width}x{camera.height} is smaller than the {CROP_WIDTH}x{CROP_HEIGHT} crop")
     return (camera.width - CROP_WIDTH) // 2, camera.height - CROP_HEIGHT, CROP_WIDTH, CROP_HEIGHT
-
-
-def split_input_and_ground_truth(
-    points: np.ndarray, camera: CameraModel, T_camera_lidar: np.ndarray, input_points: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sparse input and occlusion-filtered ground truth from one scan.
-
-    Args:
-        points: (N, 3+) the whole scan, LiDAR frame.
-        camera: the (cropped) camera.
-        T_camera_lidar: (4, 4) camera <- LiDAR.
-        input_points: (N,) bool, True for the points that form the input.
-
-    Returns:
-        ``(sparse, ground_truth)``, (H, W) float32 metres, 0 = none.
-    """
-    sparse = points_to_sparse_depth(points[input_points], camera, T_camera_lidar)
-    nearest, winner = zbuffer(project_to_pixels(points, camera, T_camera_lidar), camera.height, camera.width)
-    visible = occlusion_filter(nearest) > 0
-    held_out = visible & (winner >= 0) & ~input_points[np.maximum(winner, 0)]
-    return sparse, np.where(held_out, nearest, np.float32(0)).astype(np.float32)
 
 
 def build_frame(image_path: Path, velodyne_path: Path, calib_path: Path) -> ProtocolFrame:
@@ -141,10 +111,3 @@ def build_protocol(kitti_object_root: str | Path) -> list[ProtocolFrame]:
         build_frame(root / "image_2" / f"{scan.stem}.png", scan, root / "calib" / f"{scan.stem}.txt")
         for scan in scans
     ]
-
-
-def write_protocol(frames: list[ProtocolFrame], out_dir: str | Path) -> Path:
-    """Write the frames in the KITTI depth-completion layout (with ``groundtruth_depth/``)."""
-    for item in frames:
-        write_frame(out_dir, item.frame, item.ground_truth)
-    return Path(out_dir)

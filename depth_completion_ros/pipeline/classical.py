@@ -3,8 +3,12 @@
 * ``ip_basic``, ``ip_basic_multiscale``: the published references (:mod:`.ip_basic`);
 * ``classical`` (the default): ring-aware interpolation, :func:`classical_fill`.
 
-Every method here returns a confidence that falls with the pixel distance to the nearest
-measurement (:func:`distance_confidence`).
+Every method here returns the same confidence (:func:`completion_confidence`): it falls
+with the pixel distance to the nearest measurement and with the local depth discontinuity
+of the output. Measured on the real-data protocol, the distance alone ranks pixels *worse*
+than chance there (the large relative errors sit at depth edges, which are often close to
+a measurement), while the product separates them well; see the benchmark's
+``REL conf+/-`` column.
 
 Why ``classical`` differs from IP-Basic: with a 16-beam LiDAR the rings are ~20 px apart
 in a KITTI image, too far for IP-Basic's 5-9 px kernels (the fast pipeline leaves ~60 %
@@ -36,22 +40,55 @@ from depth_completion_ros.pipeline.ip_basic import (
     ip_basic_multiscale,
 )
 
-DEFAULT_CONFIDENCE_SCALE_PX = 8.0
+
+@dataclass(frozen=True)
+class ConfidenceParams:
+    """Parameters of :func:`completion_confidence` (method parameters ``confidence_*``).
+
+    Attributes:
+        scale_px: pixels; the distance term is ``exp(-distance / scale_px)``.
+        window: odd size in pixels of the window the depth discontinuity is measured in.
+        relative_range: the discontinuity term is ``exp(-(max - min) / depth / relative_range)``
+            over that window.
+    """
+
+    scale_px: float = 8.0
+    window: int = 15
+    relative_range: float = 0.1
 
 
-def distance_confidence(measured: np.ndarray, scale_px: float = DEFAULT_CONFIDENCE_SCALE_PX) -> np.ndarray:
+def distance_confidence(measured: np.ndarray, scale_px: float = ConfidenceParams.scale_px) -> np.ndarray:
     """Confidence ``exp(-distance / scale_px)``, distance in pixels to the nearest measurement.
 
     Args:
         measured: (H, W) bool, True where the input had a measurement.
 
     Returns:
-        (H, W) float32 in (0, 1]; 1 on measurements, 0 everywhere if there is none.
+        (H, W) float32 in (0, 1]; 1 on measurements, 0 everywhere if there is none. The
+        distance is the city-block one (|dx| + |dy|): twice as fast as the Euclidean one,
+        and equal to it along rows and columns, where the gaps between LiDAR rings lie.
     """
     if not measured.any():
         return np.zeros(measured.shape, np.float32)
-    distance = cv2.distanceTransform((~measured).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    return np.exp(-distance / np.float32(scale_px)).astype(np.float32)
+    distance = cv2.distanceTransform((~measured).astype(np.uint8), cv2.DIST_L1, 3)
+    return cv2.exp(distance * np.float32(-1.0 / scale_px))
+
+
+def completion_confidence(depth: np.ndarray, measured: np.ndarray, p: ConfidenceParams = ConfidenceParams()) -> np.ndarray:
+    """Confidence of a completed depth map: distance term times discontinuity term.
+
+    Args:
+        depth: (H, W) float32 metres, 0 = no prediction (a hole lowers its neighbours' confidence).
+        measured: (H, W) bool, True where the input had a measurement.
+
+    Returns:
+        (H, W) float32 in [0, 1].
+    """
+    kernel = np.ones((p.window, p.window), np.uint8)
+    spread = cv2.dilate(depth, kernel) - cv2.erode(depth, kernel)
+    relative = spread / np.maximum(depth, np.float32(1e-3))
+    return distance_confidence(measured, p.scale_px) * cv2.exp(relative * np.float32(-1.0 / p.relative_range))
+
 
 
 @dataclass(frozen=True)
@@ -113,22 +150,43 @@ def _fill_columns(inv: np.ndarray, edges: np.ndarray | None, p: ClassicalParams)
         (H, W) float32 inverse depth: linear between two measurements, the nearest one's
         value above the first and below the last; columns without any stay 0.
     """
-    height = inv.shape[0]
+    height, width = inv.shape
     valid = inv > 0
-    rows = np.arange(height, dtype=np.int32)[:, None]
-    above = np.maximum.accumulate(np.where(valid, rows, np.int32(-1)), axis=0)
-    below = np.minimum.accumulate(np.where(valid, rows, np.int32(height))[::-1], axis=0)[::-1]
-    has_above, has_below = above >= 0, below < height
-    above = np.where(has_above, above, below).clip(0, height - 1)  # no measurement above: take below's
-    below = np.where(has_below, below, above).clip(0, height - 1)
-    inv_above = np.take_along_axis(inv, above, 0)
-    inv_below = np.take_along_axis(inv, below, 0)
-    weight = (rows - above).astype(np.float32) / np.maximum(below - above, 1).astype(np.float32)
-    filled = inv_above + weight * (inv_below - inv_above)
+    columns = np.arange(width)
+    first, last = np.argmax(valid, axis=0), height - 1 - np.argmax(valid[::-1], axis=0)
+    # before a column's first (after its last) measurement, carry that measurement: the
+    # column's top (bottom) value extends to the border
+    inv_above, above = _carry(inv, valid, range(height), inv[first, columns], first)
+    inv_below, below = _carry(inv, valid, range(height - 1, -1, -1), inv[last, columns], last)
+    rows = np.arange(height, dtype=np.float32)[:, None]
+    filled = inv_above + (rows - above) / np.maximum(below - above, 1) * (inv_below - inv_above)
     if edges is not None and math.isfinite(p.split_ratio):
-        split = _split_at_edges(inv_above, inv_below, above, below, edges, p)
+        split = _split_at_edges(inv_above, inv_below, above.astype(np.intp), below.astype(np.intp), edges, p)
         filled = np.where(np.isnan(split), filled, split)
     return filled.astype(np.float32)
+
+
+def _carry(
+    values: np.ndarray, valid: np.ndarray, row_order: range, initial: np.ndarray, initial_row: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Carry each column's last valid value (and its row) along ``row_order``.
+
+    Args:
+        initial, initial_row: (W,) value and row carried before a column's first valid pixel.
+
+    Returns:
+        ``(carried, row)``: (H, W) float32 value of the last valid pixel met so far in each
+        column and (H, W) float32 its row. A loop over rows of vector copies: 3x faster than
+        ``ufunc.accumulate`` plus a gather at these sizes.
+    """
+    carried = np.empty_like(values)
+    row_of = np.empty(values.shape, np.float32)
+    current, current_row = initial.astype(values.dtype), initial_row.astype(np.float32)
+    for row in row_order:
+        np.copyto(current, values[row], where=valid[row])
+        np.copyto(current_row, row, where=valid[row])
+        carried[row], row_of[row] = current, current_row
+    return carried, row_of
 
 
 def _fill_empty_columns(inv: np.ndarray) -> np.ndarray:
@@ -174,12 +232,11 @@ def classical_fill(sparse: np.ndarray, rgb: np.ndarray | None, p: ClassicalParam
     inv = np.divide(1.0, depth, out=np.zeros_like(depth), where=depth > 0)
     edges = _rgb_edges(rgb) if rgb is not None and math.isfinite(p.split_ratio) else None
     inv = _fill_empty_columns(_fill_columns(inv, edges, p))
-    depth = np.divide(1.0, inv, out=np.zeros_like(inv), where=inv > 0)
     if p.median_size:
-        depth = cv2.medianBlur(depth, p.median_size)
-    if p.smooth_size:
-        depth = np.where(depth > 0, cv2.blur(depth, (p.smooth_size, p.smooth_size)), np.float32(0))
-    return depth.astype(np.float32)
+        inv = cv2.medianBlur(inv, p.median_size)
+    if p.smooth_size:  # a box filter keeps inverse depth exact on planes (it is linear there)
+        inv = np.where(inv > 0, cv2.blur(inv, (p.smooth_size, p.smooth_size)), np.float32(0))
+    return np.divide(1.0, inv, out=np.zeros_like(inv), where=inv > 0)
 
 
 def _params(cls: type, params: Mapping[str, object]):
@@ -196,19 +253,21 @@ class ClassicalCompletion:
     """A :class:`~depth_completion_ros.pipeline.engine.CompletionMethod` around a fill function."""
 
     fill: Callable[[np.ndarray, np.ndarray | None], np.ndarray]  # (sparse, rgb) -> depth
-    confidence_scale_px: float = DEFAULT_CONFIDENCE_SCALE_PX
+    confidence: ConfidenceParams = ConfidenceParams()
     stride: int = 1
 
     def complete(
         self, rgb: np.ndarray | None, sparse: np.ndarray, camera: CameraModel, radar: np.ndarray | None = None
     ) -> DepthResult:
         depth = self.fill(sparse, rgb)
-        return DepthResult(depth, distance_confidence(sparse > 0, self.confidence_scale_px))
+        return DepthResult(depth, completion_confidence(depth, sparse > 0, self.confidence))
 
 
-def _split_confidence(params: Mapping[str, object]) -> tuple[dict[str, object], float]:
-    params = dict(params)
-    return params, float(params.pop("confidence_scale_px", DEFAULT_CONFIDENCE_SCALE_PX))
+def _split_confidence(params: Mapping[str, object]) -> tuple[dict[str, object], ConfidenceParams]:
+    """Separate the ``confidence_*`` method parameters from the fill's own."""
+    prefix = "confidence_"
+    confidence = {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
+    return {k: v for k, v in params.items() if not k.startswith(prefix)}, _params(ConfidenceParams, confidence)
 
 
 @register_method("ip_basic", description="Ku et al. 2018 fast pipeline, published defaults (reference)")

@@ -87,14 +87,22 @@ class CompletionMethod(Protocol):
 MethodFactory = Callable[[str, "Path | None", Mapping[str, object]], CompletionMethod]
 
 
+WEIGHTS_POLICIES = ("none", "optional", "required")
+
+
 @dataclass(frozen=True)
 class MethodSpec:
-    """A registered method: how to build it and what it can run on."""
+    """A registered method: how to build it and what it can run on.
+
+    Attributes:
+        devices: the devices it can run on (``cpu``, ``cuda``).
+        weights: ``none`` (takes no weights file), ``optional`` or ``required``.
+    """
 
     name: str
     factory: MethodFactory
     devices: tuple[str, ...] = ("cpu",)
-    needs_weights: bool = False
+    weights: str = "none"
     description: str = ""
 
 
@@ -102,14 +110,16 @@ _REGISTRY: dict[str, MethodSpec] = {}
 
 
 def register_method(
-    name: str, *, devices: tuple[str, ...] = ("cpu",), needs_weights: bool = False, description: str = ""
+    name: str, *, devices: tuple[str, ...] = ("cpu",), weights: str = "none", description: str = ""
 ) -> Callable[[MethodFactory], MethodFactory]:
     """Decorator registering a method factory ``factory(device, weights, params)`` under ``name``."""
+    if weights not in WEIGHTS_POLICIES:
+        raise ValueError(f"weights must be one of {WEIGHTS_POLICIES}, got '{weights}'")
 
     def decorator(factory: MethodFactory) -> MethodFactory:
         if name in _REGISTRY and _REGISTRY[name].factory is not factory:
             raise ValueError(f"completion method '{name}' is registered twice")
-        _REGISTRY[name] = MethodSpec(name, factory, tuple(devices), needs_weights, description)
+        _REGISTRY[name] = MethodSpec(name, factory, tuple(devices), weights, description)
         return factory
 
     return decorator
@@ -235,8 +245,8 @@ class CompletionEngine:
 
     Args:
         method: registered method name (see :func:`available_methods`).
-        device: ``auto``, ``cpu`` or ``cuda[:N]``.
-        weights: checkpoint file for methods that need one.
+        device: ``auto``, ``cpu`` or ``cuda[:N]``; after construction, the device chosen.
+        weights: checkpoint file for methods that use one.
         min_depth, max_depth: valid depth range in metres, for inputs and outputs.
         method_params: keyword parameters for the method (e.g. kernel sizes).
     """
@@ -254,8 +264,10 @@ class CompletionEngine:
             raise BadInputError("min_depth/max_depth", f"need 0 < min < max, got {self.min_depth}, {self.max_depth}")
         spec = method_spec(self.method)
         self.device = resolve_device(self.device, spec.devices)
-        if spec.needs_weights and self.weights is None:
+        if spec.weights == "required" and self.weights is None:
             raise BadInputError("weights", f"method '{self.method}' needs a weights file (--weights FILE)")
+        if spec.weights == "none" and self.weights is not None:
+            raise BadInputError("weights", f"method '{self.method}' takes no weights file; drop --weights")
         if self.weights is not None and not Path(self.weights).is_file():
             raise BadInputError(str(self.weights), "weights file not found; check the path given to --weights")
         self.implementation: CompletionMethod = spec.factory(self.device, self.weights, dict(self.method_params))
@@ -265,22 +277,24 @@ class CompletionEngine:
         sparse = np.asarray(sparse, dtype=np.float32)
         with np.errstate(invalid="ignore"):
             keep = (sparse >= self.min_depth) & (sparse <= self.max_depth)  # False for NaN
-        measured = np.isfinite(sparse) & (sparse > 0)
-        self.stats.dropped_input_pixels += int(np.count_nonzero(measured & ~keep) + np.count_nonzero(~np.isfinite(sparse)))
+        self.stats.dropped_input_pixels += int(np.count_nonzero(~keep & (sparse != 0)))  # NaN != 0 holds
         return np.where(keep, sparse, np.float32(0)).astype(np.float32)
 
     def finalize(self, result: DepthResult) -> DepthResult:
         """Apply the invalid-output policy and the clamping to a method's raw output."""
-        depth = np.asarray(result.depth, dtype=np.float32)
+        depth = np.array(result.depth, dtype=np.float32)  # a copy: the method's arrays stay untouched
+        confidence = np.array(result.confidence, dtype=np.float32)
         finite = np.isfinite(depth)
         non_finite = int(depth.size - np.count_nonzero(finite))
         self.stats.non_finite_output_pixels += non_finite
         self.stats.frames_with_non_finite_output += int(non_finite > 0)
-        valid = finite & (depth > 0)
-        depth = np.where(valid, np.clip(depth, self.min_depth, self.max_depth), np.float32(0)).astype(np.float32)
-        confidence = np.asarray(result.confidence, dtype=np.float32)
-        confidence = np.where(valid & np.isfinite(confidence), np.clip(confidence, 0.0, 1.0), np.float32(0))
-        return DepthResult(depth, confidence.astype(np.float32))
+        with np.errstate(invalid="ignore"):
+            invalid = ~finite | ~(depth > 0)
+        np.clip(depth, self.min_depth, self.max_depth, out=depth)
+        depth[invalid] = 0
+        confidence[invalid | ~np.isfinite(confidence)] = 0
+        np.clip(confidence, 0.0, 1.0, out=confidence)
+        return DepthResult(depth, confidence)
 
     def complete(
         self,
@@ -295,6 +309,7 @@ class CompletionEngine:
             BadInputError: wrong dtype or shape, or sizes that disagree with the camera.
         """
         sparse = np.asarray(sparse)
+        radar = None if radar is None else np.asarray(radar, dtype=np.float32)
         _check_inputs(rgb, sparse, camera, radar)
         height, width = sparse.shape
         sparse = self.sanitize_sparse(sparse)

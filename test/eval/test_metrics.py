@@ -112,3 +112,4 @@ def test_range_buckets_and_caps_select_by_ground_truth():
 def test_shape_mismatch_is_an_error():
     with pytest.raises(ValueError, match="ground truth"):
         image_metrics(np.zeros((2, 3)), np.zeros((3, 2)))
+

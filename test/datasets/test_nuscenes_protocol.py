@@ -1,0 +1,40 @@
+"""The held-out nuScenes check: HDL-32E, every 2nd ring as input."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from depth_completion_ros.datasets.nuscenes_protocol import build_protocol, read_lidar_top
+from depth_completion_ros.datasets.shared_data import find_shared_data
+from depth_completion_ros.errors import BadInputError
+from depth_completion_ros.eval.baselines import nearest_fill
+from depth_completion_ros.eval.metrics import DepthRange, MetricAccumulator
+from depth_completion_ros.pipeline.engine import CompletionEngine
+
+NUSCENES = find_shared_data("nuscenes_sample", Path(__file__).resolve().parents[2])
+needs_nuscenes = pytest.mark.skipif(NUSCENES is None, reason="shared sample data ../shared/data/nuscenes_sample is absent")
+
+
+def test_truncated_scan_is_rejected(tmp_path):
+    path = tmp_path / "scan.pcd.bin"
+    np.zeros(7, np.float32).tofile(path)
+    with pytest.raises(BadInputError, match="5-float"):
+        read_lidar_top(path)
+
+
+@needs_nuscenes
+def test_classical_beats_the_nearest_neighbour_fill_on_held_out_data():
+    frames = build_protocol(NUSCENES)
+    assert len(frames) == 6
+    engine = CompletionEngine("classical", device="cpu")
+    ours, baseline = MetricAccumulator([DepthRange("all")]), MetricAccumulator([DepthRange("all")])
+    for item in frames:
+        frame = item.frame
+        assert np.count_nonzero(frame.sparse) > 1000 and np.count_nonzero(item.ground_truth) > 1000
+        ours.add(engine.complete(frame.rgb, frame.sparse, frame.camera).depth, item.ground_truth)
+        baseline.add(nearest_fill(frame.sparse), item.ground_truth)
+    (classical,), (nearest,) = ours.summaries(), baseline.summaries()
+    assert classical.coverage == nearest.coverage == 1.0
+    assert classical.values["rmse_mm"] < nearest.values["rmse_mm"]
+    assert classical.values["mae_mm"] < nearest.values["mae_mm"]

@@ -1,0 +1,95 @@
+"""Our classical completion: exact on planes, fills every pixel, confidence, optional edge splits."""
+
+import math
+
+import numpy as np
+import pytest
+
+from depth_completion_ros.errors import BadInputError
+from depth_completion_ros.pipeline.classical import ClassicalParams, classical_fill, distance_confidence
+from depth_completion_ros.pipeline.engine import CompletionEngine
+from depth_completion_ros.geometry.camera import CameraModel
+
+NO_SMOOTHING = ClassicalParams(median_size=0, smooth_size=0)
+
+
+def _ground_plane(height=80, width=50, fy=100.0, cy=10.0, camera_height=1.5) -> np.ndarray:
+    """Depth of a flat ground 1.5 m below a level camera: z = h fy / (v - cy) below the horizon."""
+    v = np.arange(height, dtype=np.float64)[:, None]
+    depth = np.where(v > cy + 0.5, camera_height * fy / np.maximum(v - cy, 1e-9), 0.0)
+    return np.broadcast_to(depth, (height, width)).astype(np.float32)
+
+
+def test_ground_plane_is_reconstructed_exactly_between_rings():
+    truth = _ground_plane()
+    sparse = np.zeros_like(truth)
+    sparse[16::8] = truth[16::8]  # one "ring" every 8 rows
+    out = classical_fill(sparse, None, NO_SMOOTHING)
+    np.testing.assert_allclose(out[16:73], truth[16:73], rtol=1e-5)
+    assert np.all(out > 0)  # extended to the borders
+
+
+def test_default_smoothing_stays_close_on_a_plane():
+    truth = _ground_plane()
+    sparse = np.zeros_like(truth)
+    sparse[16::8, ::2] = truth[16::8, ::2]
+    out = classical_fill(sparse, None)
+    assert np.max(np.abs(out[20:70, 3:-3] - truth[20:70, 3:-3]) / truth[20:70, 3:-3]) < 0.01
+
+
+def test_empty_columns_blend_their_neighbours_in_inverse_depth():
+    sparse = np.zeros((10, 40), np.float32)
+    sparse[:, :10] = 10.0
+    sparse[:, 30:] = 20.0
+    out = classical_fill(sparse, None, ClassicalParams(row_fill_px=0, median_size=0, smooth_size=0))
+    w = (20 - 9) / (30 - 9)
+    assert out[5, 20] == pytest.approx(1 / ((1 - w) / 10.0 + w / 20.0), rel=1e-5)
+
+
+def test_no_measurement_gives_no_depth():
+    assert not classical_fill(np.zeros((20, 30), np.float32), None).any()
+
+
+def test_edge_split_puts_the_depth_jump_at_the_rgb_edge():
+    sparse = np.zeros((21, 8), np.float32)
+    sparse[0], sparse[20] = 5.0, 50.0
+    rgb = np.zeros((21, 8, 3), np.uint8)
+    rgb[15:] = 200  # the object boundary is between rows 14 and 15
+    split = classical_fill(sparse, rgb, ClassicalParams(split_ratio=0.5, row_fill_px=0, median_size=0, smooth_size=0))
+    np.testing.assert_allclose(split[:15, 4], 5.0)
+    np.testing.assert_allclose(split[15:, 4], 50.0)
+    interpolated = classical_fill(sparse, rgb, NO_SMOOTHING)  # default split_ratio = inf
+    assert 5.0 < interpolated[10, 4] < 50.0
+
+
+def test_confidence_falls_with_distance_to_the_nearest_measurement():
+    measured = np.zeros((11, 11), bool)
+    measured[5, 5] = True
+    confidence = distance_confidence(measured, scale_px=8.0)
+    assert confidence[5, 5] == 1.0
+    assert confidence[5, 9] == pytest.approx(math.exp(-4 / 8), rel=1e-4)
+    assert confidence[0, 0] < confidence[5, 9]
+    assert not distance_confidence(np.zeros((4, 4), bool)).any()
+
+
+def test_method_parameters_come_from_config_and_unknown_ones_are_named():
+    camera = CameraModel.from_intrinsics(50, 50, 10, 10, 20, 20)
+    sparse = np.zeros((20, 20), np.float32)
+    sparse[10, 10] = 4.0
+    engine = CompletionEngine("classical", method_params={"confidence_scale_px": 2.0, "median_size": 0})
+    result = engine.complete(None, sparse, camera)
+    assert result.confidence[10, 12] == pytest.approx(math.exp(-1.0), rel=1e-4)
+    with pytest.raises(BadInputError, match="kernel_size"):
+        CompletionEngine("classical", method_params={"kernel_size": 3})
+
+
+def test_confidence_drops_at_depth_discontinuities():
+    from depth_completion_ros.pipeline.classical import completion_confidence
+
+    depth = np.full((30, 60), 10.0, np.float32)
+    depth[:, 30:] = 40.0
+    measured = np.zeros_like(depth, dtype=bool)
+    measured[15, ::2] = True  # same distance pattern everywhere along row 15
+    confidence = completion_confidence(depth, measured)
+    assert confidence[15, 30] < 0.1 * confidence[15, 10]  # at the 10 m | 40 m edge
+    assert confidence[15, 10] == pytest.approx(1.0) and confidence[15, 50] == pytest.approx(1.0)
