@@ -133,12 +133,13 @@ def scan_radar(snapshot: WorldSnapshot, model: RadarModel, T_world_radar: np.nda
     relative = target_velocity - ego_velocity @ R
     ranges = distance[ray_sel] * np.linalg.norm(directions[ray_sel, :2], axis=1)  # horizontal range
     azimuth = np.arctan2(unit[:, 1], unit[:, 0])
-    real = _returns(model, rng, ranges, azimuth, _radial(relative, unit), _radial(target_velocity, unit), rcs)
+    radial, radial_comp = _radial(relative, unit), _radial(target_velocity, unit)
+    real = _returns(model, rng, ranges, azimuth, radial, radial_comp, rcs)
 
-    ghost_source = rng.random(ray_sel.size) < model.ghost_fraction
-    ghosts = _returns(model, rng, ranges[ghost_source] + rng.uniform(1.0, 15.0, ghost_source.sum()),
-                      azimuth[ghost_source], _radial(relative, unit)[ghost_source],
-                      _radial(target_velocity, unit)[ghost_source], rcs[ghost_source] - rng.uniform(6, 15, ghost_source.sum()))
+    ghost = rng.random(ray_sel.size) < model.ghost_fraction  # multipath: longer path, same bearing, weaker
+    n_ghosts = int(ghost.sum())
+    ghosts = _returns(model, rng, ranges[ghost] + rng.uniform(1.0, 15.0, n_ghosts), azimuth[ghost], radial[ghost],
+                      radial_comp[ghost], rcs[ghost] - rng.uniform(6, 15, n_ghosts))
     n_clutter = rng.poisson(model.clutter_per_scan)
     clutter_azimuth = np.radians(rng.uniform(-model.azimuth_fov_deg / 2, model.azimuth_fov_deg / 2, n_clutter))
     clutter_unit = np.column_stack([np.cos(clutter_azimuth), np.sin(clutter_azimuth), np.zeros(n_clutter)])

@@ -296,7 +296,8 @@ class _StreetBuilder(_Builder):
 
     def _ground(self) -> None:
         rng, x0, x1, w = self.rng, self.x_start, self.x_end, self.half_road
-        self.add(box((x0, -w, -0.5), (x1, w, 0.0)), labels.ROAD, self.material(self.road_colour, NOISE, 4.0, contrast=0.85))
+        self.add(box((x0, -w, -0.5), (x1, w, 0.0)), labels.ROAD,
+                 self.material(self.road_colour, NOISE, 4.0, contrast=0.85))
         white = _grey(rng, 0.8, 0.95)
         dash, gap = rng.uniform(2.0, 4.0), rng.uniform(4.0, 8.0)
         for x in np.arange(x0, x1 - dash, dash + gap):  # centre line: an image edge, not a depth edge
@@ -373,8 +374,8 @@ class _StreetBuilder(_Builder):
                 self.add(self._car_parts(x, oncoming_y, 0.0, rng.uniform(3.8, 4.8)), labels.MOVING_CAR,
                          self._car_material(), velocity=(-speed, 0.0, 0.0))
         for x in np.arange(20.0, self.x_end * 0.5, rng.uniform(25, 45)):  # ahead, pulling away
-            self.add(self._car_parts(x, self.ego_y, 0.0, rng.uniform(3.8, 4.8)), labels.MOVING_CAR, self._car_material(),
-                     velocity=(self.ego_speed + rng.uniform(0.5, 3.0), 0.0, 0.0))
+            self.add(self._car_parts(x, self.ego_y, 0.0, rng.uniform(3.8, 4.8)), labels.MOVING_CAR,
+                     self._car_material(), velocity=(self.ego_speed + rng.uniform(0.5, 3.0), 0.0, 0.0))
 
     def _street_furniture(self, side: float) -> None:
         rng = self.rng
