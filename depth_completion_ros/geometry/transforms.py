@@ -143,3 +143,48 @@ def rotation_from_rpy(roll: float, pitch: float, yaw: float) -> np.ndarray:
             [-sp, cp * sr, cp * cr],
         ]
     )
+
+
+class TransformTree:
+    """Static transforms between named frames (a /tf_static tree), without ROS.
+
+    ``add(parent, child, T_parent_child)`` records one edge; ``lookup(target, source)``
+    returns ``T_target_source`` by walking both frames up to a common ancestor.
+    """
+
+    def __init__(self) -> None:
+        self._parent: dict[str, tuple[str, np.ndarray]] = {}
+
+    def add(self, parent: str, child: str, T_parent_child: np.ndarray) -> None:
+        self._parent[child] = (parent, np.asarray(T_parent_child, dtype=np.float64))
+
+    @property
+    def frames(self) -> set[str]:
+        return set(self._parent) | {parent for parent, _ in self._parent.values()}
+
+    def _to_root(self, frame: str) -> dict[str, np.ndarray]:
+        """ancestor -> T_ancestor_frame for the frame and every ancestor."""
+        chain = {frame: np.eye(4)}
+        T = np.eye(4)
+        while frame in self._parent:
+            parent, T_parent_frame = self._parent[frame]
+            T = T_parent_frame @ T
+            frame = parent
+            if frame in chain:
+                raise BadInputError("tf", f"the transform tree has a cycle through '{frame}'")
+            chain[frame] = T
+        return chain
+
+    def lookup(self, target: str, source: str) -> np.ndarray:
+        """(4, 4) ``T_target_source``.
+
+        Raises:
+            BadInputError: the frames are not connected, naming the known frames.
+        """
+        from_target, from_source = self._to_root(target), self._to_root(source)
+        common = next((frame for frame in from_source if frame in from_target), None)
+        if common is None:
+            raise BadInputError(
+                "tf", f"no transform between '{target}' and '{source}'; known frames: {sorted(self.frames)}"
+            )
+        return invert_transform(from_target[common]) @ from_source[common]

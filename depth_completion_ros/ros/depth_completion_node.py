@@ -53,17 +53,13 @@ from depth_completion_ros.pipeline.engine import (
     describe_device,
 )
 from depth_completion_ros.pipeline.sync import ApproximateSync, LatestSlot, MatchedSet, SyncConfig
-from depth_completion_ros.ros.camera_info import camera_info_to_model, model_to_camera_info
+from depth_completion_ros.ros.camera_info import model_to_camera_info
 from depth_completion_ros.ros.diagnostics import NodeStatistics, diagnostic_array
 from depth_completion_ros.ros.extrinsics import ExtrinsicsSource, extrinsic_from_parameters
-from depth_completion_ros.ros.image import image_to_rgb, numpy_to_image
+from depth_completion_ros.ros.image import depth_to_image, numpy_to_image
 from depth_completion_ros.ros.parameters import ParameterSpec, check_update, declare_all
-from depth_completion_ros.ros.pointcloud import (
-    pointcloud2_to_array,
-    pointcloud2_to_xyz,
-    select_fields,
-    xyz_to_pointcloud2,
-)
+from depth_completion_ros.ros.frames import depth_frame_from_messages
+from depth_completion_ros.ros.pointcloud import xyz_to_pointcloud2
 from depth_completion_ros.ros.qos import QOS_NAMES, describe_qos, qos_from_name
 from depth_completion_ros.ros.stamps import stamp_to_ns
 
@@ -238,27 +234,18 @@ class DepthCompletionNode(Node):
     def _frame(self, matched: MatchedSet) -> DepthFrame:
         """Convert one synchronized set to arrays (raises BadInputError on bad input)."""
         image_msg = matched.messages["image"].payload
-        cloud_msg = matched.messages["lidar"].payload
-        camera = camera_info_to_model(self._camera_info_for(image_msg), rectified=self.params["image_is_rectified"])
-        rgb = image_to_rgb(image_msg)
-        lidar = pointcloud2_to_xyz(cloud_msg, skip_nonfinite=False)
-        finite = np.all(np.isfinite(lidar), axis=1)
-        if not finite.all():
-            self.stats.bad("nonfinite_points", int(np.count_nonzero(~finite)))
-            lidar = lidar[finite]
-        camera_frame = image_msg.header.frame_id
-        frame = DepthFrame(rgb, camera, lidar, self.extrinsics.lookup("lidar", camera_frame, cloud_msg.header.frame_id))
-        if "radar" in matched.messages:
-            radar_msg = matched.messages["radar"].payload
-            try:
-                radar = select_fields(pointcloud2_to_array(radar_msg, skip_nonfinite=True), self.params["radar_fields"])
-                T_camera_radar = self.extrinsics.lookup("radar", camera_frame, radar_msg.header.frame_id)
-            except BadInputError as error:  # radar is optional: go on without it, loudly
-                self.stats.bad("bad_radar")
-                self._warn("bad_radar", f"frame completed without radar, bad radar input (bad_radar): {error}")
-            else:
-                frame = DepthFrame(rgb, camera, lidar, frame.T_camera_lidar, radar, T_camera_radar)
-        return frame
+        radar = matched.messages.get("radar")
+        converted = depth_frame_from_messages(
+            image_msg, self._camera_info_for(image_msg), matched.messages["lidar"].payload, self.extrinsics.lookup,
+            radar=None if radar is None else radar.payload, rectified=self.params["image_is_rectified"],
+            radar_fields=self.params["radar_fields"],
+        )
+        if converted.nonfinite_points:
+            self.stats.bad("nonfinite_points", converted.nonfinite_points)
+        if converted.radar_error is not None:  # radar is optional: go on without it, loudly
+            self.stats.bad("bad_radar")
+            self._warn("bad_radar", f"frame completed without radar, bad radar input (bad_radar): {converted.radar_error}")
+        return converted.frame
 
     def _process(self, matched: MatchedSet) -> None:
         image_msg = matched.messages["image"].payload
@@ -273,16 +260,11 @@ class DepthCompletionNode(Node):
         stamp_ns = stamp_to_ns(image_msg.header.stamp)
         frame_id = image_msg.header.frame_id
         depth = output.result.depth
-        if self.params["output_encoding"] == "16UC1":
-            encoded = np.clip(np.round(depth * 1000.0), 0, 65535).astype(np.uint16)
-        else:
-            encoded = np.where(depth > 0, depth, np.float32(np.nan)).astype(np.float32)
-        self.pub_depth.publish(numpy_to_image(encoded, self.params["output_encoding"], stamp_ns, frame_id))
+        self.pub_depth.publish(depth_to_image(depth, self.params["output_encoding"], stamp_ns, frame_id))
         self.pub_confidence.publish(numpy_to_image(output.result.confidence, "32FC1", stamp_ns, frame_id))
         self.pub_info.publish(model_to_camera_info(frame.camera.image_model(), stamp_ns, frame_id))
         if self.params["publish_sparse"]:
-            sparse = np.where(output.sparse > 0, output.sparse, np.float32(np.nan)).astype(np.float32)
-            self.pub_sparse.publish(numpy_to_image(sparse, "32FC1", stamp_ns, frame_id))
+            self.pub_sparse.publish(depth_to_image(output.sparse, "32FC1", stamp_ns, frame_id))
         if self.params["publish_points"]:
             points, colors = depth_to_points(depth, frame.camera, frame.rgb)
             self.pub_points.publish(xyz_to_pointcloud2(points, stamp_ns, frame_id, rgb=colors))

@@ -108,3 +108,30 @@ def image_to_rgb(msg) -> np.ndarray:
     pixels = image_to_numpy(msg)
     conversion = _TO_RGB[msg.encoding]
     return pixels if conversion is None else cv2.cvtColor(pixels, conversion)
+
+
+DEPTH_ENCODINGS = ("32FC1", "16UC1")
+
+
+def depth_to_image(depth: np.ndarray, encoding: str, stamp_ns: int = 0, frame_id: str = "") -> Image:
+    """A REP 118 depth Image from (H, W) float32 metres (0 = invalid).
+
+    ``32FC1``: metres, invalid = NaN; ``16UC1``: millimetres, invalid = 0 (depths beyond
+    65.535 m saturate).
+    """
+    if encoding == "16UC1":
+        return numpy_to_image(np.clip(np.round(depth * 1000.0), 0, 65535).astype(np.uint16), encoding, stamp_ns, frame_id)
+    if encoding == "32FC1":
+        return numpy_to_image(np.where(depth > 0, depth, np.float32(np.nan)).astype(np.float32), encoding, stamp_ns,
+                              frame_id)
+    raise BadInputError("encoding", f"depth must be 32FC1 or 16UC1, got '{encoding}'")
+
+
+def image_to_depth(msg) -> np.ndarray:
+    """(H, W) float32 metres from a ``32FC1`` (m) or ``16UC1`` (mm) depth Image;
+    0, NaN and Inf become 0 (no measurement)."""
+    if msg.encoding not in DEPTH_ENCODINGS:
+        raise BadInputError("Image.encoding", f"a depth image must be 32FC1 or 16UC1, got '{msg.encoding}'")
+    pixels = image_to_numpy(msg)
+    depth = pixels.astype(np.float32) / np.float32(1000.0) if msg.encoding == "16UC1" else pixels
+    return np.where(np.isfinite(depth) & (depth > 0), depth, np.float32(0)).astype(np.float32)

@@ -89,3 +89,21 @@ def test_bad_extrinsics_raise_the_typed_error(spec):
 def test_validate_rejects_reflection():
     with pytest.raises(BadInputError):
         validate_transform(np.diag([1.0, 1.0, -1.0, 1.0]), "T")
+
+
+def test_transform_tree_lookup_through_a_common_parent():
+    from depth_completion_ros.geometry.transforms import TransformTree
+
+    rng = np.random.default_rng(3)
+    T_base_cam = transform_from_xyz_quat(rng.normal(size=3), rng.normal(size=4))
+    T_base_lidar = transform_from_xyz_quat(rng.normal(size=3), rng.normal(size=4))
+    T_odom_base = transform_from_xyz_quat(rng.normal(size=3), rng.normal(size=4))
+    tree = TransformTree()
+    tree.add("base", "cam", T_base_cam)
+    tree.add("base", "lidar", T_base_lidar)
+    tree.add("odom", "base", T_odom_base)
+    np.testing.assert_allclose(tree.lookup("cam", "lidar"), invert_transform(T_base_cam) @ T_base_lidar, atol=1e-12)
+    np.testing.assert_allclose(tree.lookup("odom", "cam"), T_odom_base @ T_base_cam, atol=1e-12)
+    np.testing.assert_allclose(tree.lookup("lidar", "lidar"), np.eye(4))
+    with pytest.raises(BadInputError, match="known frames"):
+        tree.lookup("cam", "radar")

@@ -77,3 +77,29 @@ def test_numpy_to_image_checks_dtype_and_channels():
         numpy_to_image(np.zeros((2, 2), np.uint8), "rgb8")
     with pytest.raises(BadInputError):
         numpy_to_image(np.zeros((2, 2), np.uint8), "h264")
+
+
+@pytest.mark.parametrize("encoding", ["32FC1", "16UC1"])
+def test_depth_image_round_trip_rep118(encoding):
+    from depth_completion_ros.ros.image import depth_to_image, image_to_depth
+
+    depth = np.array([[0.0, 1.2345, 70.0], [12.0, 0.0, 3.5]], np.float32)
+    msg = depth_to_image(depth, encoding)
+    raw = image_to_numpy(msg)
+    if encoding == "32FC1":
+        assert np.isnan(raw[0, 0]) and raw[0, 1] == np.float32(1.2345)
+    else:
+        assert raw[0, 0] == 0 and raw[0, 1] in (1234, 1235)
+        assert raw[0, 2] == 65535  # saturates beyond 65.535 m
+    back = image_to_depth(msg)
+    assert back[0, 0] == 0 and back[1, 1] == 0
+    np.testing.assert_allclose(back[1], [12.0, 0.0, 3.5], atol=1e-3)
+
+
+def test_image_to_depth_treats_nan_inf_as_invalid_and_rejects_colour():
+    from depth_completion_ros.ros.image import image_to_depth
+
+    depth = np.array([[np.nan, np.inf, -1.0, 2.0]], np.float32)
+    np.testing.assert_array_equal(image_to_depth(numpy_to_image(depth, "32FC1")), [[0, 0, 0, 2.0]])
+    with pytest.raises(BadInputError):
+        image_to_depth(numpy_to_image(np.zeros((2, 2, 3), np.uint8), "rgb8"))
