@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # name -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "info": ("depth_completion_ros.cli.info", "show versions, the compute device and the environment checks"),
     "run": ("depth_completion_ros.cli.run", "start the configured nodes in one process (no ros2 launch needed)"),
+    "replay": ("depth_completion_ros.cli.replay", "publish a bag into live ROS 2 topics, optionally recording outputs"),
+    "eval": ("depth_completion_ros.cli.eval_bag", "evaluate depth on recorded bags (offline or live) and write a report"),
     "demo": ("depth_completion_ros.cli.demo", "run the end-to-end demo on generated data (no robot, no downloads)"),
     "complete": ("depth_completion_ros.cli.complete", "dense depth for a folder in the KITTI depth-completion layout"),
     "evaluate": ("depth_completion_ros.cli.evaluate", "KITTI depth metrics of predicted depth PNGs against ground truth"),
@@ -38,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Every process dcr starts talks to the others with the transports large images and
+    # clouds need (default Fast DDS transports lose UDP fragments; README "Large messages").
+    os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
     args = build_parser().parse_args(argv)
     return int(importlib.import_module(args._module).run(args) or 0)
 

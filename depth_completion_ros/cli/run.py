@@ -51,8 +51,6 @@ def node_names(config: Path) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    # Large images and clouds lose UDP fragments with Fast DDS's default transports.
-    os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
     if args.config is None:
         args.config = share_dir() / "config" / "depth_completion.yaml"
     names = node_names(args.config)

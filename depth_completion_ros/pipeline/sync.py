@@ -120,6 +120,12 @@ class ApproximateSync:
                 self._drops["queue_overflow"] += 1
             return self._match_locked()
 
+    def drain(self) -> list[MatchedSet]:
+        """At the end of a finite stream (a bag): match the waiting pivots with the partners
+        there are, since no closer message will come."""
+        with self._lock:
+            return self._match_locked(end_of_stream=True)
+
     def reset(self) -> None:
         """Forget every queued message (counted as ``time_jump`` drops), e.g. on a clock reset."""
         with self._lock:
@@ -160,7 +166,7 @@ class ApproximateSync:
     def _within_slop(self, name: str, index: int, stamp_ns: int) -> bool:
         return abs(self._queues[name][index].stamp_ns - stamp_ns) <= self.config.slop_ns
 
-    def _match_locked(self) -> list[MatchedSet]:
+    def _match_locked(self, end_of_stream: bool = False) -> list[MatchedSet]:
         emitted: list[MatchedSet] = []
         pivots = self._queues[self.config.pivot]
         while pivots:
@@ -168,7 +174,9 @@ class ApproximateSync:
             chosen: dict[str, int] = {}
             for name in self.config.required:
                 found = self._nearest(name, pivot.stamp_ns)
-                if found is None or not found[1]:
+                if found is None and end_of_stream:
+                    break
+                if found is None or not (found[1] or end_of_stream):
                     return emitted  # a closer partner may still arrive: wait
                 if not self._within_slop(name, found[0], pivot.stamp_ns):
                     break

@@ -160,3 +160,13 @@ def test_latest_slot_hands_the_newest_set_and_counts_skips():
     assert got == [sets[0]]
     slot.close()
     assert slot.take() is None
+
+
+def test_drain_matches_the_last_pivot_at_the_end_of_a_bag():
+    sync = ApproximateSync(SyncConfig(pivot="lidar", required=("image",), slop_ns=20 * MS))
+    sync.add("image", 95 * MS)
+    assert sync.add("lidar", 100 * MS) == []  # a nearer image could still come...
+    sets = sync.drain()  # ...but the bag has ended
+    assert len(sets) == 1 and sets[0].messages["image"].stamp_ns == 95 * MS
+    sync.add("lidar", 300 * MS)
+    assert sync.drain() == [] and sync.stats()["drops"]["no_partner"] == 1

@@ -1,0 +1,88 @@
+"""``dcr eval``: how good is the depth on my recordings, and where does it fail?
+
+Evaluates one or more bags offline (the pipeline in-process) or live (the real node over
+DDS), against a ground-truth depth topic, held-out LiDAR rings, or nothing (timing,
+drops and coverage only), and writes a report with pictures to ``--out``.
+Several bags can be evaluated in parallel with Ray (``--workers N``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from depth_completion_ros.errors import BadInputError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("bags", nargs="+", type=Path, metavar="BAG", help="bag directories or files (MCAP, sqlite3, ROS 1)")
+    parser.add_argument("--out", type=Path, required=True, help="report folder (created)")
+    parser.add_argument("--mode", choices=("offline", "live"), default="offline",
+                        help="offline: pipeline in-process; live: replay through the real node over DDS (default: %(default)s)")
+    parser.add_argument("--config", type=Path, help="the node's ROS 2 parameters file (slop, extrinsics, ...)")
+    parser.add_argument("--methods", default=None,
+                        help="comma-separated methods to compare (default: the config's method, else classical)")
+    parser.add_argument("--image-topic", default="/camera/left/image_rect")
+    parser.add_argument("--camera-info-topic", default="/camera/left/camera_info")
+    parser.add_argument("--lidar-topic", default="/lidar/points")
+    parser.add_argument("--radar-topic", default=None, help="optional radar topic")
+    parser.add_argument("--gt-depth-topic", default="/camera/left/depth/ground_truth",
+                        help="ground-truth depth image topic; 'none' to use --holdout-every or no ground truth")
+    parser.add_argument("--gt-occupancy-topic", default=None,
+                        help="ground-truth occupancy topic (scored once the occupancy pipeline is configured)")
+    parser.add_argument("--holdout-every", type=int, default=None, metavar="K",
+                        help="without a GT topic: keep LiDAR rings with ring %% K == 0 as input, score on the rest")
+    parser.add_argument("--max-frames", type=int, default=None, help="stop after N synchronized frames per bag")
+    parser.add_argument("--rate", type=float, default=1.0, help="live replay speed factor (default: %(default)s)")
+    parser.add_argument("--workers", type=int, default=1, help="evaluate bags in parallel with Ray (offline mode)")
+    parser.add_argument("--ray-address", default=None, help="an existing Ray cluster (default: a local one)")
+
+
+def options_from_args(args: argparse.Namespace):
+    from depth_completion_ros.ros.evaluation import EvalOptions, load_node_params
+
+    params = load_node_params(args.config)
+    methods = tuple(m for m in (args.methods or str(params.get("method", "classical"))).split(",") if m)
+    gt = None if str(args.gt_depth_topic).lower() == "none" else args.gt_depth_topic
+    return EvalOptions(image=args.image_topic, camera_info=args.camera_info_topic, lidar=args.lidar_topic,
+                       radar=args.radar_topic, gt_depth=gt, holdout_every=args.holdout_every, methods=methods,
+                       node_params=params, max_frames=args.max_frames)
+
+
+def run(args: argparse.Namespace) -> int:
+    from depth_completion_ros.eval.report import summary_table, write_report
+    from depth_completion_ros.eval.results import EvaluationResult
+    from depth_completion_ros.ros import evaluation
+
+    try:
+        options = options_from_args(args)
+    except (OSError, BadInputError, ValueError) as error:
+        print(f"dcr eval: {error}", file=sys.stderr)
+        return 2
+    pictures = args.out / "pictures"
+    pictures.mkdir(parents=True, exist_ok=True)
+    result = EvaluationResult(args.mode)
+    if args.mode == "live":
+        for bag in _progress(args.bags):
+            result.merge(evaluation.evaluate_live(bag, options, args.out / "live", args.rate, pictures))
+    elif args.workers > 1 and len(args.bags) > 1:
+        from depth_completion_ros.cli.ray_pool import map_bags
+
+        for part in map_bags(args.bags, options, pictures, args.workers, args.ray_address):
+            result.merge(part)
+    else:
+        for bag in _progress(args.bags):
+            result.merge(evaluation.evaluate_offline(bag, options, pictures))
+    report = write_report(result, args.out)
+    print(summary_table(result))
+    for problem in result.problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    print(f"report: {report}")
+    return 1 if result.problems else 0
+
+
+def _progress(bags):
+    from tqdm import tqdm
+
+    return tqdm(bags, desc="dcr eval", unit="bag", disable=len(bags) < 2)

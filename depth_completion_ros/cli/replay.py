@@ -1,0 +1,74 @@
+"""``dcr replay``: publish a bag into live ROS 2 topics (and optionally record outputs).
+
+Stands in for ``ros2 bag play`` / ``ros2 bag record`` on machines without ros2cli. Messages
+are forwarded as serialized CDR bytes; ``/clock`` is published for ``use_sim_time``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from pathlib import Path
+
+from depth_completion_ros.errors import BadInputError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("bag", type=Path, metavar="BAG", help="bag directory or file (MCAP, sqlite3, ROS 1)")
+    parser.add_argument("--rate", type=float, default=1.0, help="speed factor; 0 = as fast as possible (default: 1)")
+    parser.add_argument("--loop", action="store_true", help="start again at the end (Ctrl-C stops)")
+    parser.add_argument("--topics", nargs="+", default=None, help="topics to publish (default: all)")
+    parser.add_argument("--record", type=Path, default=None, metavar="OUT",
+                        help="record topics into this new MCAP bag while replaying")
+    parser.add_argument("--record-topics", nargs="+", default=["/depth:sensor_msgs/msg/Image"],
+                        metavar="TOPIC:TYPE", help="what --record records (default: %(default)s)")
+    parser.add_argument("--no-clock", action="store_true", help="do not publish /clock")
+
+
+def run(args: argparse.Namespace) -> int:
+    import rclpy
+    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+
+    from depth_completion_ros.datasets.bag import Bag
+    from depth_completion_ros.ros.replay import BagReplayer, TopicRecorder
+
+    try:
+        bag = Bag(args.bag)
+    except BadInputError as error:
+        print(f"dcr replay: {error}", file=sys.stderr)
+        return 2
+    rclpy.init()
+    node = rclpy.create_node("dcr_replay")
+    recorder = None
+    stop = threading.Event()
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    spinner = threading.Thread(target=lambda: [executor.spin_once(timeout_sec=0.05) for _ in iter(stop.is_set, True)],
+                               daemon=True)
+    try:
+        replayer = BagReplayer(node, bag, args.topics, rate=args.rate, publish_clock=not args.no_clock)
+        for topic in replayer.skipped:
+            print(f"dcr replay: skipping {topic} ({bag.topics[topic][0]}: no Python message package here)")
+        if args.record:
+            recorder = TopicRecorder(node, args.record, dict(t.rsplit(":", 1) for t in args.record_topics))
+        spinner.start()
+        while True:
+            count = replayer.play(stop=stop)
+            print(f"dcr replay: published {count} messages from {args.bag}")
+            if not args.loop or stop.is_set():
+                break
+    except (BadInputError, ValueError) as error:
+        print(f"dcr replay: {error}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        stop.set()
+        if recorder is not None:
+            recorder.close()
+            print(f"dcr replay: recorded {recorder.counts} into {args.record}")
+        bag.close()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0

@@ -1,0 +1,98 @@
+"""Pictures a person looks at: colourized depth, error heat maps, error-vs-range plots.
+
+All functions take float32 metres (0 = none) and return RGB uint8 images or write PNGs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+INVALID_RGB = (40, 40, 40)
+
+
+def colorize(values: np.ndarray, vmax: float, colormap: int = cv2.COLORMAP_TURBO, vmin: float = 0.0,
+             valid: np.ndarray | None = None) -> np.ndarray:
+    """(H, W, 3) RGB uint8 of ``values`` mapped linearly from [vmin, vmax]; pixels outside
+    ``valid`` (default: 0, NaN, Inf) are grey."""
+    if values.size == 0:  # cv2.applyColorMap crashes (SIGFPE) on an empty image
+        return np.zeros((*values.shape, 3), np.uint8)
+    if valid is None:
+        valid = np.isfinite(values) & (values > 0)
+    scaled = np.clip((np.nan_to_num(values) - vmin) / max(vmax - vmin, 1e-9), 0, 1)
+    rgb = cv2.cvtColor(cv2.applyColorMap((scaled * 255).astype(np.uint8), colormap), cv2.COLOR_BGR2RGB)
+    rgb[~valid] = INVALID_RGB
+    return rgb
+
+
+def overlay_sparse(rgb: np.ndarray, sparse: np.ndarray, vmax: float, radius: int = 1) -> np.ndarray:
+    """The RGB image with the sparse input drawn on it as coloured dots."""
+    out = rgb.copy()
+    rows, cols = np.nonzero(sparse > 0)
+    colours = colorize(sparse[rows, cols][None, :], vmax)[0]
+    if radius <= 0:
+        out[rows, cols] = colours
+        return out
+    for (r, c), colour in zip(zip(rows, cols), colours):
+        cv2.circle(out, (int(c), int(r)), radius, tuple(int(v) for v in colour), -1)
+    return out
+
+
+def _label(image: np.ndarray, text: str) -> np.ndarray:
+    out = image.copy()
+    cv2.putText(out, text, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.putText(out, text, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
+    return out
+
+
+def depth_panel(rgb: np.ndarray, sparse: np.ndarray, depth: np.ndarray, gt: np.ndarray | None,
+                vmax: float = 80.0, max_error_m: float = 5.0) -> np.ndarray:
+    """A stacked RGB picture: image + sparse input, dense depth, and (with ground truth)
+    the absolute-error heat map (0 .. ``max_error_m``; grey where there is no GT)."""
+    rows = [_label(overlay_sparse(rgb, sparse, vmax), "RGB + sparse input"),
+            _label(colorize(depth, vmax), f"dense depth (0-{vmax:g} m)")]
+    if gt is not None:
+        scored = (gt > 0) & (depth > 0)
+        error = np.where(scored, np.abs(depth - gt), 0).astype(np.float32)
+        heat = colorize(error, max_error_m, cv2.COLORMAP_INFERNO, valid=scored)
+        rows.append(_label(heat, f"|error| (0-{max_error_m:g} m)"))
+    return np.vstack(rows)
+
+
+def save_rgb(path: str | Path, rgb: np.ndarray) -> Path:
+    path = Path(path)
+    if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"could not write {path}")
+    return path
+
+
+def error_vs_range_plot(path: str | Path, series: dict[str, tuple[np.ndarray, np.ndarray]],
+                        bin_m: float = 5.0, max_m: float = 80.0) -> Path:
+    """Plot mean absolute error per ground-truth range bin, one line per method.
+
+    Args:
+        series: method -> (gt depths (N,), absolute errors (N,)) in metres.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    edges = np.arange(0, max_m + bin_m, bin_m)
+    centres = (edges[:-1] + edges[1:]) / 2
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    for name, (gt, err) in series.items():
+        index = np.digitize(gt, edges) - 1
+        means = [float(np.mean(err[index == i])) if np.any(index == i) else np.nan for i in range(len(centres))]
+        ax.plot(centres, means, marker="o", label=name)
+    ax.set_xlabel("ground-truth depth (m)")
+    ax.set_ylabel("mean absolute error (m)")
+    ax.set_title("Error vs range")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)

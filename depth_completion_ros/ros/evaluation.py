@@ -1,0 +1,378 @@
+"""Evaluate depth completion on recorded bags, offline (in-process) or live (real nodes).
+
+Both modes use the same pieces as the node: the synchronizer policy
+(:class:`~depth_completion_ros.pipeline.sync.ApproximateSync` with the node's parameters),
+the message conversion (:func:`~depth_completion_ros.ros.frames.depth_frame_from_messages`),
+the pipeline (:func:`~depth_completion_ros.pipeline.depth_frame.complete_frame`) and the
+metrics (:class:`~depth_completion_ros.eval.results.EvaluationResult`).
+
+* **offline** streams the bag through the pipeline in this process: deterministic and as
+  fast as the device allows.
+* **live** starts ``dcr run`` (the real node) in another process, replays the bag into it
+  over DDS, scores what it publishes, and measures drops and latency.
+
+Ground truth: a depth-image topic (``gt_depth``), or LiDAR rings held out of the input
+(``holdout_every=K`` keeps every K-th ring as input and scores on the rest), or none
+(timing, drops and coverage only).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from depth_completion_ros.datasets.bag import Bag
+from depth_completion_ros.datasets.ring_protocol import split_input_and_ground_truth
+from depth_completion_ros.errors import BadInputError
+from depth_completion_ros.eval.results import EvaluationResult
+from depth_completion_ros.eval.visualize import depth_panel, save_rgb
+from depth_completion_ros.geometry.transforms import parse_extrinsic
+from depth_completion_ros.pipeline.depth_frame import DepthFrame, complete_frame
+from depth_completion_ros.pipeline.engine import CompletionEngine
+from depth_completion_ros.pipeline.sync import ApproximateSync, MatchedSet, SyncConfig
+from depth_completion_ros.ros.frames import DEFAULT_RADAR_FIELDS, depth_frame_from_messages
+from depth_completion_ros.ros.image import image_to_depth, image_to_rgb
+from depth_completion_ros.ros.pointcloud import pointcloud2_to_array
+
+GT_WAIT_NS = 500_000_000  # how long (bag time) a set waits for its ground-truth image
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """What to evaluate and how.
+
+    Attributes:
+        image, camera_info, lidar: input topics; radar: optional input topic.
+        gt_depth: ground-truth depth image topic (32FC1 m or 16UC1 mm), or None.
+        holdout_every: with no ``gt_depth``, keep LiDAR rings ``ring % K == 0`` as input
+            and score on the held-out rest (needs a ``ring`` field); None = no GT.
+        methods: completion methods to compare.
+        node_params: the depth_completion node's parameters (from ``--config``).
+        max_frames: stop after this many synchronized frames (None = all).
+    """
+
+    image: str = "/camera/left/image_rect"
+    camera_info: str = "/camera/left/camera_info"
+    lidar: str = "/lidar/points"
+    radar: str | None = None
+    gt_depth: str | None = "/camera/left/depth/ground_truth"
+    holdout_every: int | None = None
+    methods: tuple[str, ...] = ("classical",)
+    node_params: dict = field(default_factory=dict)
+    max_frames: int | None = None
+
+    @property
+    def input_topics(self) -> list[str]:
+        return [t for t in (self.image, self.camera_info, self.lidar, self.radar) if t]
+
+    def param(self, name: str, default):
+        return self.node_params.get(name, default)
+
+
+def load_node_params(config: Path | None) -> dict:
+    """The depth_completion node's ``ros__parameters`` from a parameters file (flattened)."""
+    if config is None:
+        return {}
+    document = yaml.safe_load(Path(config).read_text()) or {}
+    params = (document.get("depth_completion") or document.get("/depth_completion") or {}).get("ros__parameters", {})
+    flat = {}
+
+    def walk(prefix: str, value) -> None:
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                walk(f"{prefix}{key}.", sub)
+        else:
+            flat[prefix[:-1]] = value
+
+    walk("", params)
+    return flat
+
+
+def extrinsics_lookup(bag: Bag, options: EvalOptions):
+    """T_camera_sensor from the bag's /tf_static, else the node parameters."""
+    tree = bag.static_transforms()
+
+    def lookup(sensor: str, camera_frame: str, sensor_frame: str) -> np.ndarray:
+        try:
+            return tree.lookup(camera_frame, sensor_frame)
+        except BadInputError:
+            matrix = options.node_params.get(f"{sensor}_to_camera.matrix")
+            if matrix:
+                return parse_extrinsic(list(matrix), f"{sensor}_to_camera.matrix")
+            raise BadInputError(f"extrinsics.{sensor}", f"no /tf_static transform {camera_frame} <- {sensor_frame} "
+                                "in the bag and no '{sensor}_to_camera.matrix' in --config") from None
+
+    return lookup
+
+
+def sync_config(options: EvalOptions) -> SyncConfig:
+    """The node's synchronizer configuration (same parameters, same defaults)."""
+    return SyncConfig(pivot="lidar", required=("image",), optional=("radar",) if options.radar else (),
+                      slop_ns=int(float(options.param("slop", 0.05)) * 1e9),
+                      queue_size=int(options.param("queue_size", 10)))
+
+
+def _holdout_split(frame: DepthFrame, lidar_msg, every: int) -> tuple[DepthFrame, np.ndarray]:
+    """Keep rings ``ring % every == 0`` as input; ground truth = the other rings, occlusion-filtered."""
+    cloud = pointcloud2_to_array(lidar_msg, skip_nonfinite=True)
+    if "ring" not in (cloud.dtype.names or ()):
+        raise BadInputError("PointCloud2.fields", "held-out ground truth needs a 'ring' field in the LiDAR cloud")
+    keep = cloud["ring"].astype(np.int64) % every == 0
+    _, gt = split_input_and_ground_truth(frame.lidar_points, frame.camera, frame.T_camera_lidar, keep)
+    return replace(frame, lidar_points=frame.lidar_points[keep]), gt
+
+
+class _OfflineRun:
+    """State of one offline pass over one bag."""
+
+    def __init__(self, bag: Bag, options: EvalOptions, result: EvaluationResult, pictures_dir: Path | None) -> None:
+        self.bag, self.options, self.result = bag, options, result
+        self.pictures_dir = pictures_dir
+        self.lookup = extrinsics_lookup(bag, options)
+        device = str(options.param("device", "auto"))
+        self.engines = {m: CompletionEngine(method=m, device=device) for m in options.methods}
+        self.sync = ApproximateSync(sync_config(options))
+        self.infos: deque = deque(maxlen=50)
+        self.gts: dict[int, object] = {}
+        self.pending: deque[MatchedSet] = deque()
+        self.frames = 0
+
+    def feed(self, topic: str, stamp_ns: int, msg) -> None:
+        o = self.options
+        if topic == o.camera_info:
+            self.infos.append(msg)
+        elif topic == o.gt_depth:
+            self.gts[stamp_ns] = msg
+        else:
+            name = {o.image: "image", o.lidar: "lidar", o.radar: "radar"}[topic]
+            self.result.sweeps += name == "lidar"
+            self.pending.extend(self.sync.add(name, stamp_ns, msg))
+
+    def flush(self, now_ns: int | None) -> None:
+        """Process sets whose ground truth is in (or can no longer come)."""
+        while self.pending and (self.options.max_frames is None or self.frames < self.options.max_frames):
+            matched = self.pending[0]
+            image_stamp = matched.messages["image"].stamp_ns
+            waiting = self.options.gt_depth and image_stamp not in self.gts
+            if now_ns is not None and waiting and now_ns < image_stamp + GT_WAIT_NS:
+                return
+            self.pending.popleft()
+            self._process(matched)
+        if self.options.max_frames is not None and self.frames >= self.options.max_frames:
+            self.pending.clear()
+
+    def _camera_info(self, image_msg):
+        same = [i for i in self.infos if i.header.stamp == image_msg.header.stamp]
+        if not same and not self.infos:
+            raise BadInputError("camera_info", "no CameraInfo before this image")
+        return same[-1] if same else self.infos[-1]
+
+    def _process(self, matched: MatchedSet) -> None:
+        image = matched.messages["image"]
+        o = self.options
+        try:
+            converted = depth_frame_from_messages(
+                image.payload, self._camera_info(image.payload), matched.messages["lidar"].payload, self.lookup,
+                radar=matched.messages["radar"].payload if "radar" in matched.messages else None,
+                rectified=bool(o.param("image_is_rectified", True)),
+                radar_fields=o.param("radar_fields", DEFAULT_RADAR_FIELDS),
+            )
+            frame, gt = converted.frame, None
+            if o.gt_depth:
+                gt_msg = self.gts.pop(image.stamp_ns, None)
+                gt = None if gt_msg is None else image_to_depth(gt_msg)
+            elif o.holdout_every:
+                frame, gt = _holdout_split(frame, matched.messages["lidar"].payload, o.holdout_every)
+        except BadInputError as error:
+            self.result.count_drop("bad_input")
+            self.result.problems.append(f"{self.bag.path.name} @ {image.stamp_ns}: {error}")
+            return
+        if o.gt_depth and gt is None:
+            self.result.count_drop("no_ground_truth")
+        self.frames += 1
+        occlusion = int(o.param("occlusion_window", 0)) or None
+        for method, engine in self.engines.items():
+            start = time.perf_counter()
+            output = complete_frame(engine, frame, occlusion)
+            elapsed_ms = (time.perf_counter() - start) * 1e3
+            self.result.score(str(self.bag.path), image.stamp_ns, method, output.result.depth, gt,
+                              inference_ms=elapsed_ms)
+            if self.pictures_dir is not None and f"depth_{method}" not in self.result.pictures:
+                panel = depth_panel(frame.rgb, output.sparse, output.result.depth, gt)
+                self.result.pictures[f"depth_{method}"] = str(save_rgb(self.pictures_dir / f"depth_{method}.png", panel))
+
+
+def evaluate_offline(bag_path: str | Path, options: EvalOptions, pictures_dir: Path | None = None) -> EvaluationResult:
+    """Run the pipeline in-process on every synchronized frame of one bag.
+
+    Errors in the bag (corrupt, truncated, missing topics) are recorded in
+    ``result.problems``; frames evaluated before the damage are kept.
+    """
+    result = EvaluationResult("offline", bags=[str(bag_path)])
+    try:
+        with Bag(bag_path) as bag:
+            bag.require(o for o in (*options.input_topics, options.gt_depth) if o)
+            run = _OfflineRun(bag, options, result, pictures_dir)
+            try:
+                for message in bag.messages([*options.input_topics, *([options.gt_depth] if options.gt_depth else [])]):
+                    run.feed(message.topic, message.stamp_ns, message.msg)
+                    run.flush(message.log_time_ns)
+                    if options.max_frames is not None and run.frames >= options.max_frames:
+                        break
+            finally:
+                run.pending.extend(run.sync.drain())
+                run.flush(None)
+                for reason, count in run.sync.stats()["drops"].items():
+                    result.count_drop(f"sync_{reason}", count)
+    except BadInputError as error:
+        result.problems.append(str(error))
+    return result
+
+
+def evaluate_live(bag_path: str | Path, options: EvalOptions, out_dir: Path, rate: float = 1.0,
+                  pictures_dir: Path | None = None) -> EvaluationResult:
+    """Replay one bag through the real node (``dcr run``) over DDS and score its outputs.
+
+    One node run per method. Drops are LiDAR sweeps without an output; latency is the
+    time from publishing the image to receiving its depth.
+    """
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from sensor_msgs.msg import Image
+
+    from depth_completion_ros.ros.replay import REPLAY_QOS, BagReplayer
+    from depth_completion_ros.ros.stamps import stamp_to_ns
+
+    result = EvaluationResult("live", bags=[str(bag_path)])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        bag = Bag(bag_path)
+    except BadInputError as error:
+        result.problems.append(str(error))
+        return result
+    with bag:
+        try:
+            bag.require(o for o in (*options.input_topics, options.gt_depth) if o)
+        except BadInputError as error:
+            result.problems.append(str(error))
+            return result
+        for method in options.methods:
+            config = _live_config(bag, options, method, out_dir)
+            log_path = out_dir / f"node_{method}.log"
+            remaps = {"image": options.image, "camera_info": options.camera_info, "lidar/points": options.lidar}
+            if options.radar:
+                remaps["radar/points"] = options.radar
+            command = [sys.executable, "-m", "depth_completion_ros.cli.main", "run", "--config", str(config)]
+            for name, topic in remaps.items():
+                command += ["--remap", f"{name}:={topic}"]
+            with open(log_path, "w") as log:
+                node = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            context = rclpy.Context()
+            rclpy.init(context=context)
+            received: dict[int, tuple[object, int]] = {}
+            published_at: dict[int, int] = {}
+            try:
+                listener = rclpy.create_node("dcr_eval_live", context=context)
+                depth_sub = listener.create_subscription(
+                    Image, "/depth", lambda m: received.setdefault(stamp_to_ns(m.header.stamp), (m, time.time_ns())),
+                    REPLAY_QOS)
+                replayer = BagReplayer(listener, bag, options.input_topics, rate=rate, publish_clock=False)
+                executor = SingleThreadedExecutor(context=context)
+                executor.add_node(listener)
+                deadline = time.monotonic() + 60
+                while depth_sub.get_publisher_count() == 0 and time.monotonic() < deadline and node.poll() is None:
+                    executor.spin_once(timeout_sec=0.05)
+                if not replayer.wait_for_subscribers(options.input_topics[:3], timeout_s=30) or node.poll() is not None:
+                    raise RuntimeError(f"the node did not come up; see {log_path}")
+                time.sleep(0.5)
+                # spin in the background while replaying, so outputs are timed when they arrive
+                stop = threading.Event()
+                spinner = threading.Thread(target=lambda: [executor.spin_once(timeout_sec=0.02)
+                                                           for _ in iter(stop.is_set, True)], daemon=True)
+                spinner.start()
+                replayer.play(on_publish=lambda m, t: published_at.__setitem__(m.stamp_ns, t)
+                              if m.topic == options.image else None)
+                time.sleep(2.0)
+                stop.set()
+                spinner.join(5)
+                listener.destroy_node()
+            except (RuntimeError, BadInputError) as error:
+                result.problems.append(str(error))
+            finally:
+                rclpy.shutdown(context=context)
+                if node.poll() is None:
+                    node.send_signal(signal.SIGINT)
+                    try:
+                        node.wait(timeout=20)
+                    except subprocess.TimeoutExpired:
+                        node.kill()
+            _score_live(bag, options, method, received, published_at, result, pictures_dir)
+    return result
+
+
+def _live_config(bag: Bag, options: EvalOptions, method: str, out_dir: Path) -> Path:
+    """A parameters file for the node: the user's parameters, the method, reliable input
+    (the replayer publishes reliably) and the bag's static extrinsics."""
+    params: dict = {}
+    for key, value in {**options.node_params, "method": method, "input_qos": "reliable",
+                       "use_radar": bool(options.radar)}.items():
+        node = params
+        *parents, leaf = key.split(".")
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[leaf] = value
+    frames = _sensor_frames(bag, options)
+    tree = bag.static_transforms()
+    for sensor, (camera_frame, sensor_frame) in frames.items():
+        try:
+            T = tree.lookup(camera_frame, sensor_frame)
+        except BadInputError:
+            continue  # the user's --config must then give it
+        params.setdefault(f"{sensor}_to_camera", {})["matrix"] = [float(v) for v in T.ravel()]
+    path = out_dir / f"live_{method}.yaml"
+    path.write_text(yaml.safe_dump({"depth_completion": {"ros__parameters": params}}))
+    return path
+
+
+def _sensor_frames(bag: Bag, options: EvalOptions) -> dict[str, tuple[str, str]]:
+    """sensor -> (camera frame id, sensor frame id), read from the first messages."""
+    first: dict[str, str] = {}
+    topics = {options.image: "camera", options.lidar: "lidar", **({options.radar: "radar"} if options.radar else {})}
+    for message in bag.messages(list(topics)):
+        first.setdefault(topics[message.topic], message.frame_id)
+        if len(first) == len(topics):
+            break
+    camera = first.get("camera", "")
+    return {sensor: (camera, frame) for sensor, frame in first.items() if sensor != "camera"}
+
+
+def _score_live(bag: Bag, options: EvalOptions, method: str, received: dict, published_at: dict,
+                result: EvaluationResult, pictures_dir: Path | None) -> None:
+    """Score the received outputs against the bag's ground truth, by image stamp."""
+    sweeps = sum(1 for _ in bag.messages([options.lidar], deserialize=False))
+    result.sweeps += sweeps
+    result.count_drop(f"not_received_{method}", max(0, sweeps - len(received)))
+    gts = {}
+    if options.gt_depth:
+        gts = {m.stamp_ns: m.msg for m in bag.messages([options.gt_depth]) if m.stamp_ns in received}
+    for stamp in sorted(received):
+        msg, received_ns = received[stamp]
+        depth = image_to_depth(msg)
+        gt = image_to_depth(gts[stamp]) if stamp in gts else None
+        latency = (received_ns - published_at[stamp]) / 1e6 if stamp in published_at else None
+        result.score(str(bag.path), stamp, method, depth, gt, latency_ms=latency)
+        if pictures_dir is not None and f"depth_{method}" not in result.pictures:
+            image = next(m.msg for m in bag.messages([options.image]) if m.stamp_ns == stamp)
+            panel = depth_panel(image_to_rgb(image), np.zeros_like(depth), depth, gt)
+            result.pictures[f"depth_{method}"] = str(save_rgb(pictures_dir / f"depth_{method}.png", panel))
+
