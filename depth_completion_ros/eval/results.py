@@ -54,7 +54,8 @@ class EvaluationResult:
     Attributes:
         mode: ``offline`` or ``live``.
         drops: reason -> count (synchronizer drops, frames lost in transport, bad input).
-        problems: one-line descriptions of what could not be evaluated (bad bags, ...).
+        problem_counts: one-line description of what could not be evaluated (bad bags,
+            bad frames, ...) -> how many times it happened.
         pictures: name -> PNG path, written by the caller.
         sweeps: LiDAR sweeps seen in the bags (the denominator of drops).
     """
@@ -63,13 +64,21 @@ class EvaluationResult:
     bags: list[str] = field(default_factory=list)
     methods: dict[str, MethodResult] = field(default_factory=dict)
     drops: dict[str, int] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
+    problem_counts: dict[str, int] = field(default_factory=dict)
     pictures: dict[str, str] = field(default_factory=dict)
     sweeps: int = 0
     has_ground_truth: bool = False
 
     def method(self, name: str) -> MethodResult:
         return self.methods.setdefault(name, MethodResult(name))
+
+    @property
+    def problems(self) -> list[str]:
+        """One line per distinct problem, with its count when it repeated."""
+        return [text if n == 1 else f"{text} ({n} times)" for text, n in self.problem_counts.items()]
+
+    def add_problem(self, text: str, count: int = 1) -> None:
+        self.problem_counts[text] = self.problem_counts.get(text, 0) + count
 
     def count_drop(self, reason: str, count: int = 1) -> None:
         if count:
@@ -101,7 +110,10 @@ class EvaluationResult:
             self.method(name).merge(method)
         for reason, count in other.drops.items():
             self.count_drop(reason, count)
-        self.problems += other.problems
+        for text, count in other.problem_counts.items():
+            self.add_problem(text, count)
+        for name, path in other.pictures.items():
+            self.pictures.setdefault(name, path)
         self.sweeps += other.sweeps
         self.has_ground_truth = self.has_ground_truth or other.has_ground_truth
 

@@ -44,7 +44,7 @@ from depth_completion_ros.ros.frames import DEFAULT_RADAR_FIELDS, depth_frame_fr
 from depth_completion_ros.ros.image import image_to_depth, image_to_rgb
 from depth_completion_ros.ros.pointcloud import pointcloud2_to_array
 
-GT_WAIT_NS = 500_000_000  # how long (bag time) a set waits for its ground-truth image
+GT_WAIT_NS = 500_000_000  # how long (bag time) a set waits for its CameraInfo and ground truth
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def extrinsics_lookup(bag: Bag, options: EvalOptions):
             if matrix:
                 return parse_extrinsic(list(matrix), f"{sensor}_to_camera.matrix")
             raise BadInputError(f"extrinsics.{sensor}", f"no /tf_static transform {camera_frame} <- {sensor_frame} "
-                                "in the bag and no '{sensor}_to_camera.matrix' in --config") from None
+                                f"in the bag and no '{sensor}_to_camera.matrix' in --config") from None
 
     return lookup
 
@@ -159,11 +159,13 @@ class _OfflineRun:
             self.pending.extend(self.sync.add(name, stamp_ns, msg))
 
     def flush(self, now_ns: int | None) -> None:
-        """Process sets whose ground truth is in (or can no longer come)."""
+        """Process sets whose CameraInfo and ground truth are in (or can no longer come)."""
         while self.pending and (self.options.max_frames is None or self.frames < self.options.max_frames):
             matched = self.pending[0]
+            image = matched.messages["image"].payload
             image_stamp = matched.messages["image"].stamp_ns
-            waiting = self.options.gt_depth and image_stamp not in self.gts
+            waiting = (self.options.gt_depth and image_stamp not in self.gts) or not any(
+                info.header.stamp == image.header.stamp for info in self.infos)
             if now_ns is not None and waiting and now_ns < image_stamp + GT_WAIT_NS:
                 return
             self.pending.popleft()
@@ -195,7 +197,7 @@ class _OfflineRun:
                 frame, gt = _holdout_split(frame, matched.messages["lidar"].payload, o.holdout_every)
         except BadInputError as error:
             self.result.count_drop("bad_input")
-            self.result.problems.append(f"{self.bag.path.name} @ {image.stamp_ns}: {error}")
+            self.result.add_problem(f"{self.bag.path.name}: {error}")
             return
         if o.gt_depth and gt is None:
             self.result.count_drop("no_ground_truth")
@@ -235,7 +237,7 @@ def evaluate_offline(bag_path: str | Path, options: EvalOptions, pictures_dir: P
                 for reason, count in run.sync.stats()["drops"].items():
                     result.count_drop(f"sync_{reason}", count)
     except BadInputError as error:
-        result.problems.append(str(error))
+        result.add_problem(str(error))
     return result
 
 
@@ -258,13 +260,13 @@ def evaluate_live(bag_path: str | Path, options: EvalOptions, out_dir: Path, rat
     try:
         bag = Bag(bag_path)
     except BadInputError as error:
-        result.problems.append(str(error))
+        result.add_problem(str(error))
         return result
     with bag:
         try:
             bag.require(o for o in (*options.input_topics, options.gt_depth) if o)
         except BadInputError as error:
-            result.problems.append(str(error))
+            result.add_problem(str(error))
             return result
         for method in options.methods:
             config = _live_config(bag, options, method, out_dir)
@@ -307,7 +309,7 @@ def evaluate_live(bag_path: str | Path, options: EvalOptions, out_dir: Path, rat
                 spinner.join(5)
                 listener.destroy_node()
             except (RuntimeError, BadInputError) as error:
-                result.problems.append(str(error))
+                result.add_problem(str(error))
             finally:
                 rclpy.shutdown(context=context)
                 if node.poll() is None:

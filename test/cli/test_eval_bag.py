@@ -1,0 +1,138 @@
+"""`dcr eval` offline and live on a simulated bag, bad bags, and Ray workers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.typesys import Stores, get_typestore
+
+from depth_completion_ros.datasets.bag import Bag
+
+pytestmark = pytest.mark.slow
+
+
+def dcr(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "depth_completion_ros.cli.main", *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def per_frame_rmse(report: Path) -> dict[tuple[str, int], float]:
+    rows = (report / "frames.csv").read_text().splitlines()[1:]
+    out = {}
+    for row in rows:
+        bag, stamp, method, *_, rmse = row.split(",")[:7]
+        out[(method, int(stamp))] = float(rmse)
+    return out
+
+
+def copy_bag_without(source: Path, out: Path, drop_topics: set[str]) -> Path:
+    """A copy of a bag without some topics (e.g. its calibration)."""
+    store = get_typestore(Stores.ROS2_JAZZY)
+    with Bag(source) as bag, Writer(out, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        connections = {}
+        for topic, (msgtype, _) in bag.topics.items():
+            if topic not in drop_topics:
+                connections[topic] = writer.add_connection(topic, msgtype, typestore=store)
+        for message in bag.messages(list(connections), deserialize=False):
+            writer.write(connections[message.topic], message.log_time_ns, message.raw)
+    return out
+
+
+@pytest.fixture(scope="module")
+def offline_report(sim_bag, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("offline")
+    result = dcr("eval", str(sim_bag), "--out", str(out), "--methods", "classical,ip_basic")
+    assert result.returncode == 0, result.stderr
+    assert "classical" in result.stdout and "report:" in result.stdout
+    return out
+
+
+def test_offline_report_has_metrics_frames_and_pictures(offline_report):
+    metrics = json.loads((offline_report / "metrics.json").read_text())
+    assert metrics["sweeps"] == 6 and metrics["problems"] == []
+    by_method = {row["method"]: row for row in metrics["summary"]}
+    assert set(by_method) == {"classical", "ip_basic"}
+    assert by_method["classical"]["frames"] == 6 and 0 < by_method["classical"]["rmse_mm"] < 20_000
+    assert [r["name"] for r in metrics["by_range"]["classical"]][:4] == ["all", "0-20m", "20-40m", "40-80m"]
+    html = (offline_report / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 3  # depth panels and the error-vs-range plot
+    assert (offline_report / "error_vs_range.png").stat().st_size > 1000
+    assert len((offline_report / "frames.csv").read_text().splitlines()) == 1 + 2 * 6
+
+
+def test_live_mode_agrees_with_offline_on_common_frames(sim_bag, offline_report, tmp_path, ros_domain_id):
+    result = dcr("eval", str(sim_bag), "--out", str(tmp_path), "--mode", "live")
+    assert result.returncode == 0, result.stderr + result.stdout
+    live = per_frame_rmse(tmp_path)
+    offline = per_frame_rmse(offline_report)
+    common = [key for key in live if key in offline]
+    assert len(common) >= 4, (live, offline)
+    for key in common:
+        assert live[key] == pytest.approx(offline[key], rel=1e-6)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    row = metrics["summary"][0]
+    assert row["latency_ms_median"] is not None and row["latency_ms_median"] > 0
+
+
+def test_without_ground_truth_it_still_reports_timing_and_coverage(sim_bag, tmp_path):
+    result = dcr("eval", str(sim_bag), "--out", str(tmp_path), "--gt-depth-topic", "none")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["summary"][0]["frames"] == 6 and metrics["summary"][0]["rmse_mm"] is None
+    assert metrics["summary"][0]["inference_ms_median"] > 0
+
+
+def test_holdout_rings_as_ground_truth(sim_bag, tmp_path):
+    result = dcr("eval", str(sim_bag), "--out", str(tmp_path), "--gt-depth-topic", "none", "--holdout-every", "4")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "metrics.json").read_text())["summary"][0]["rmse_mm"] > 0
+
+
+def test_missing_topic_is_one_clear_line(sim_bag, tmp_path):
+    result = dcr("eval", str(sim_bag), "--out", str(tmp_path), "--lidar-topic", "/velodyne_points")
+    assert result.returncode == 1
+    problems = [line for line in result.stderr.splitlines() if line.startswith("problem:")]
+    assert len(problems) == 1 and "/velodyne_points" in problems[0] and "/lidar/points" in problems[0]
+    assert (tmp_path / "report.html").is_file()
+
+
+def test_corrupt_and_truncated_bags_are_one_line_errors_and_the_rest_is_reported(sim_bag, tmp_path):
+    corrupt = tmp_path / "corrupt.mcap"
+    corrupt.write_bytes(b"\x89MCAP0\r\n" + b"garbage" * 1000)
+    mcap = next(sim_bag.glob("*.mcap"))
+    truncated_dir = tmp_path / "truncated"
+    truncated_dir.mkdir()
+    truncated = truncated_dir / "truncated.mcap"
+    truncated.write_bytes(mcap.read_bytes()[: mcap.stat().st_size * 2 // 3])
+    out = tmp_path / "report"
+    result = dcr("eval", str(sim_bag), str(corrupt), str(truncated), "--out", str(out))
+    assert result.returncode == 1
+    problems = [line for line in result.stderr.splitlines() if line.startswith("problem:")]
+    assert any("corrupt.mcap" in p for p in problems) and any("truncated" in p for p in problems)
+    assert all(len(p) < 400 for p in problems)
+    frames = (out / "frames.csv").read_text().splitlines()[1:]
+    assert len([f for f in frames if f.startswith(str(sim_bag) + ",")]) == 6  # the good bag is still reported
+
+
+def test_missing_calibration_is_reported_per_frame(sim_bag, tmp_path):
+    no_tf = copy_bag_without(sim_bag, tmp_path / "no_tf", {"/tf_static"})
+    result = dcr("eval", str(no_tf), "--out", str(tmp_path / "report"))
+    assert result.returncode == 1
+    assert "no /tf_static transform" in result.stderr and "lidar_to_camera.matrix" in result.stderr
+    assert json.loads((tmp_path / "report" / "metrics.json").read_text())["drops"]["bad_input"] == 6
+
+
+def test_ray_workers_merge_bags_into_one_report(sim_bag, tmp_path):
+    second = tmp_path / "second"
+    shutil.copytree(sim_bag, second)
+    result = dcr("eval", str(sim_bag), str(second), "--out", str(tmp_path / "report"), "--workers", "2")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert sorted(Path(b).name for b in metrics["bags"]) == ["second", "street"]
+    assert metrics["summary"][0]["frames"] == 12 and metrics["sweeps"] == 12
