@@ -18,7 +18,7 @@ Ground truth: a depth-image topic (``gt_depth``), or LiDAR rings held out of the
 
 from __future__ import annotations
 
-import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -246,13 +246,14 @@ def evaluate_live(bag_path: str | Path, options: EvalOptions, out_dir: Path, rat
     """Replay one bag through the real node (``dcr run``) over DDS and score its outputs.
 
     One node run per method. Drops are LiDAR sweeps without an output; latency is the
-    time from publishing the image to receiving its depth.
+    time from publishing the image to receiving its depth. The node's ``/depth`` and
+    ``/depth/camera_info`` are recorded into ``out_dir/outputs_<method>`` (MCAP).
     """
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from sensor_msgs.msg import Image
 
-    from depth_completion_ros.ros.replay import REPLAY_QOS, BagReplayer
+    from depth_completion_ros.ros.replay import REPLAY_QOS, BagReplayer, TopicRecorder
     from depth_completion_ros.ros.stamps import stamp_to_ns
 
     result = EvaluationResult("live", bags=[str(bag_path)])
@@ -289,6 +290,11 @@ def evaluate_live(bag_path: str | Path, options: EvalOptions, out_dir: Path, rat
                     Image, "/depth", lambda m: received.setdefault(stamp_to_ns(m.header.stamp), (m, time.time_ns())),
                     REPLAY_QOS)
                 replayer = BagReplayer(listener, bag, options.input_topics, rate=rate, publish_clock=False)
+                recording = out_dir / f"outputs_{method}"
+                if recording.exists():
+                    shutil.rmtree(recording)
+                recorder = TopicRecorder(listener, recording, {"/depth": "sensor_msgs/msg/Image",
+                                                               "/depth/camera_info": "sensor_msgs/msg/CameraInfo"})
                 executor = SingleThreadedExecutor(context=context)
                 executor.add_node(listener)
                 deadline = time.monotonic() + 60
@@ -307,6 +313,7 @@ def evaluate_live(bag_path: str | Path, options: EvalOptions, out_dir: Path, rat
                 time.sleep(2.0)
                 stop.set()
                 spinner.join(5)
+                recorder.close()
                 listener.destroy_node()
             except (RuntimeError, BadInputError) as error:
                 result.add_problem(str(error))

@@ -24,10 +24,15 @@ def small_rig(path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def sim_bag(tmp_path_factory) -> Path:
+def small_rig_file(tmp_path_factory) -> Path:
+    return small_rig(tmp_path_factory.mktemp("rig") / "rig.yaml")
+
+
+@pytest.fixture(scope="session")
+def sim_bag(tmp_path_factory, small_rig_file) -> Path:
     """Path of a 6-sweep street bag written by `dcr sim`."""
     folder = tmp_path_factory.mktemp("simbag")
-    rig = small_rig(folder / "rig.yaml")
+    rig = small_rig_file
     bag = folder / "street"
     subprocess.run([sys.executable, "-m", "depth_completion_ros.cli.main", "sim", "--scene", "street",
                     "--frames", "6", "--seed", "11", "--rig", str(rig), "--out", str(bag)],
