@@ -1,0 +1,51 @@
+"""Parameters of the depth-completion node: descriptors, start-up checks, runtime changes."""
+
+import pytest
+import rclpy
+from rclpy.parameter import Parameter
+
+from depth_completion_ros.ros.depth_completion_node import PARAMETERS, DepthCompletionNode
+
+
+@pytest.fixture
+def node(ros_domain_id):
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=ros_domain_id)
+    node = DepthCompletionNode(context=context)
+    yield node
+    node.destroy_node()
+    rclpy.shutdown(context=context)
+
+
+def test_every_parameter_is_declared_with_a_description_and_its_range(node):
+    for spec in PARAMETERS:
+        descriptor = node.describe_parameter(spec.name)
+        assert descriptor.description, spec.name
+        if spec.low is not None and isinstance(spec.default, float):
+            assert descriptor.floating_point_range[0].from_value == spec.low
+        if spec.low is not None and type(spec.default) is int:
+            assert descriptor.integer_range[0].to_value == spec.high
+
+
+def test_runtime_changes_applied_where_safe_and_rejected_with_a_reason(node):
+    result = node.set_parameters([Parameter("output_encoding", value="16UC1")])[0]
+    assert result.successful and node.params["output_encoding"] == "16UC1"
+    result = node.set_parameters([Parameter("queue_size", value=3)])[0]
+    assert not result.successful and "fixed at start-up" in result.reason
+    result = node.set_parameters([Parameter("output_encoding", value="rgb8")])[0]
+    assert not result.successful and "rgb8" in result.reason
+    result = node.set_parameters([Parameter("max_depth", value=5000.0)])[0]
+    assert not result.successful  # outside [1, 1000]
+    before = node.engine
+    assert node.set_parameters([Parameter("method", value="ip_basic")])[0].successful
+    assert node.engine is not before and node.engine.method == "ip_basic"
+
+
+def test_bad_start_up_value_names_the_parameter(ros_domain_id):
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=ros_domain_id)
+    try:
+        with pytest.raises(Exception, match="slop"):
+            DepthCompletionNode(context=context, parameter_overrides=[Parameter("slop", value=5.0)])
+    finally:
+        rclpy.shutdown(context=context)
