@@ -13,6 +13,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from mcap.exceptions import EndOfFile, McapError
+from mcap.records import Channel, Message, Schema
+from mcap.stream_reader import StreamReader
 from rosbags.highlevel import AnyReader, AnyReaderError
 from rosbags.typesys import Stores, get_typestore
 
@@ -45,11 +48,83 @@ def header_stamp_ns(msg, default: int) -> int:
     return default if header is None else int(header.stamp.sec) * _NS + int(header.stamp.nanosec)
 
 
+class _RosbagsSource:
+    """Any complete bag, through rosbags' AnyReader."""
+
+    truncated = False
+
+    def __init__(self, path: Path, typestore) -> None:
+        self._reader = AnyReader([path], default_typestore=typestore)
+        self._reader.open()
+        self.is_ros2 = bool(self._reader.is2)
+        self.topics = {name: (info.msgtype, info.msgcount) for name, info in self._reader.topics.items()}
+
+    def records(self, wanted: set[str] | None) -> Iterator[tuple[str, str, int, bytes]]:
+        connections = [c for c in self._reader.connections if wanted is None or c.topic in wanted]
+        for connection, log_time, raw in self._reader.messages(connections=connections):
+            yield connection.topic, connection.msgtype, log_time, raw
+
+    def deserialize(self, raw: bytes, msgtype: str):
+        return self._reader.deserialize(raw, msgtype)
+
+    def close(self) -> None:
+        self._reader.close()
+
+
+class _CutOffMcapSource:
+    """An MCAP file without its summary and footer (the recorder was killed, the disk
+    filled up): read linearly, every complete message before the cut is usable."""
+
+    truncated = True
+    is_ros2 = True
+
+    def __init__(self, path: Path, typestore) -> None:
+        self.path, self._typestore = path, typestore
+        self.topics: dict[str, tuple[str, int]] = {}
+        for topic, msgtype, _, _ in self.records(None):
+            self.topics[topic] = (msgtype, self.topics.get(topic, (msgtype, 0))[1] + 1)
+        if not self.topics:
+            raise BadInputError(str(path), "no complete message before the damage")
+
+    def records(self, wanted: set[str] | None) -> Iterator[tuple[str, str, int, bytes]]:
+        schemas, channels = {}, {}
+        with open(self.path, "rb") as handle:
+            try:
+                for record in StreamReader(handle).records:
+                    if isinstance(record, Schema):
+                        schemas[record.id] = record.name
+                    elif isinstance(record, Channel):
+                        channels[record.id] = (record.topic, schemas.get(record.schema_id, ""))
+                    elif isinstance(record, Message) and record.channel_id in channels:
+                        topic, msgtype = channels[record.channel_id]
+                        if wanted is None or topic in wanted:
+                            yield topic, msgtype, record.log_time, record.data
+            except (EndOfFile, McapError):
+                return
+
+    def deserialize(self, raw: bytes, msgtype: str):
+        return self._typestore.deserialize_cdr(raw, msgtype)
+
+    def close(self) -> None:
+        pass
+
+
+def _mcap_file(path: Path) -> Path | None:
+    if path.suffix == ".mcap":
+        return path
+    files = sorted(path.glob("*.mcap")) if path.is_dir() else []
+    return files[0] if len(files) == 1 else None
+
+
 class Bag:
     """An open bag. Use as a context manager.
 
     Args:
         path: bag directory (ROS 2), ``.mcap`` / ``.db3`` file, or ROS 1 ``.bag`` file.
+
+    An MCAP recording that was cut off (no summary/footer) is read up to the cut:
+    :attr:`truncated` is then True, :attr:`truncation_note` says so in one line, and
+    :meth:`messages` yields every complete message before the cut.
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -58,10 +133,15 @@ class Bag:
             raise BadInputError(str(self.path), "bag not found; give the bag directory or file")
         self.typestore = get_typestore(Stores.ROS2_JAZZY)
         try:
-            self._reader = AnyReader([self.path], default_typestore=self.typestore)
-            self._reader.open()
+            self._source = _RosbagsSource(self.path, self.typestore)
         except (AnyReaderError, OSError, ValueError, KeyError) as error:
-            raise BadInputError(str(self.path), f"cannot open the bag (corrupt or not a bag?): {error}") from None
+            mcap = _mcap_file(self.path)
+            if mcap is None:
+                raise BadInputError(str(self.path), f"cannot open the bag (corrupt or not a bag?): {error}") from None
+            try:
+                self._source = _CutOffMcapSource(mcap, self.typestore)
+            except (BadInputError, McapError, OSError):
+                raise BadInputError(str(self.path), f"cannot open the bag (corrupt or not a bag?): {error}") from None
 
     def __enter__(self) -> Bag:
         return self
@@ -70,16 +150,26 @@ class Bag:
         self.close()
 
     def close(self) -> None:
-        self._reader.close()
+        self._source.close()
 
     @property
     def is_ros2(self) -> bool:
-        return bool(self._reader.is2)
+        return self._source.is_ros2
+
+    @property
+    def truncated(self) -> bool:
+        return self._source.truncated
+
+    @property
+    def truncation_note(self) -> str:
+        count = sum(n for _, n in self.topics.values())
+        return (f"{self.path}: cut off after {count} complete message(s) (no MCAP footer: the recording was "
+                "interrupted); the messages before the cut were used")
 
     @property
     def topics(self) -> dict[str, tuple[str, int]]:
         """topic -> (message type, message count)."""
-        return {name: (info.msgtype, info.msgcount) for name, info in self._reader.topics.items()}
+        return self._source.topics
 
     def require(self, topics: Iterable[str]) -> None:
         """Raise a one-line error naming the first topic the bag does not have."""
@@ -96,14 +186,13 @@ class Bag:
                 the reader reaches the damage, after every readable message was yielded).
         """
         wanted = None if topics is None else set(topics)
-        connections = [c for c in self._reader.connections if wanted is None or c.topic in wanted]
         count = 0
         try:
-            for connection, log_time, raw in self._reader.messages(connections=connections):
-                msg = self._deserialize(raw, connection.msgtype) if deserialize else None
+            for topic, msgtype, log_time, raw in self._source.records(wanted):
+                msg = self._deserialize(raw, msgtype) if deserialize else None
                 stamp = header_stamp_ns(msg, log_time) if msg is not None else log_time
                 count += 1
-                yield BagMessage(connection.topic, connection.msgtype, stamp, log_time, bytes(raw), msg)
+                yield BagMessage(topic, msgtype, stamp, log_time, bytes(raw), msg)
         except BadInputError:
             raise
         except Exception as error:  # rosbags raises many types for damaged storage
@@ -113,7 +202,7 @@ class Bag:
 
     def _deserialize(self, raw: bytes, msgtype: str):
         try:
-            return self._reader.deserialize(raw, msgtype)
+            return self._source.deserialize(raw, msgtype)
         except Exception as error:  # unknown type or definition mismatch
             raise BadInputError(str(self.path), f"cannot decode a '{msgtype}' message: {error}") from None
 

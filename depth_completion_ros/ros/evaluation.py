@@ -223,6 +223,8 @@ def evaluate_offline(bag_path: str | Path, options: EvalOptions, pictures_dir: P
     result = EvaluationResult("offline", bags=[str(bag_path)])
     try:
         with Bag(bag_path) as bag:
+            if bag.truncated:
+                result.add_problem(bag.truncation_note)
             bag.require(o for o in (*options.input_topics, options.gt_depth) if o)
             run = _OfflineRun(bag, options, result, pictures_dir)
             try:
@@ -264,6 +266,8 @@ def evaluate_live(bag_path: str | Path, options: EvalOptions, out_dir: Path, rat
         result.add_problem(str(error))
         return result
     with bag:
+        if bag.truncated:
+            result.add_problem(bag.truncation_note)
         try:
             bag.require(o for o in (*options.input_topics, options.gt_depth) if o)
         except BadInputError as error:

@@ -102,7 +102,7 @@ def test_missing_topic_is_one_clear_line(sim_bag, tmp_path):
     assert (tmp_path / "report.html").is_file()
 
 
-def test_corrupt_and_truncated_bags_are_one_line_errors_and_the_rest_is_reported(sim_bag, tmp_path):
+def test_corrupt_and_truncated_bags_are_one_line_errors_and_what_was_readable_is_reported(sim_bag, tmp_path):
     corrupt = tmp_path / "corrupt.mcap"
     corrupt.write_bytes(b"\x89MCAP0\r\n" + b"garbage" * 1000)
     mcap = next(sim_bag.glob("*.mcap"))
@@ -116,8 +116,11 @@ def test_corrupt_and_truncated_bags_are_one_line_errors_and_the_rest_is_reported
     problems = [line for line in result.stderr.splitlines() if line.startswith("problem:")]
     assert any("corrupt.mcap" in p for p in problems) and any("truncated" in p for p in problems)
     assert all(len(p) < 400 for p in problems)
+    assert any("cut off after" in p and "truncated.mcap" in p for p in problems)
     frames = (out / "frames.csv").read_text().splitlines()[1:]
     assert len([f for f in frames if f.startswith(str(sim_bag) + ",")]) == 6  # the good bag is still reported
+    from_truncated = [f for f in frames if "truncated" in f]
+    assert 1 <= len(from_truncated) < 6  # frames before the cut are kept
 
 
 def test_missing_calibration_is_reported_per_frame(sim_bag, tmp_path):
