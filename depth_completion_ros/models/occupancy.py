@@ -25,6 +25,7 @@ from torch import nn
 
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.geometry.voxels import VoxelGrid
+from depth_completion_ros.models.trainer import load_checkpoint
 
 ARCHITECTURE = "occdepth-small"
 NUM_CLASSES = 20  # 0 = empty, 1-19 SemanticKITTI learning ids
@@ -339,3 +340,20 @@ def predict_labels(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     probability = 1.0 - logits.softmax(dim=1)[:, 0]
     labels = logits[:, 1:].argmax(dim=1) + 1
     return torch.where(probability >= 0.5, labels, torch.zeros_like(labels)), probability
+
+
+def load_occdepth(path: str, device: str = "cpu") -> OccDepthNet:
+    """An :class:`OccDepthNet` from a checkpoint or exported weights file.
+
+    The file must hold ``architecture`` == :data:`ARCHITECTURE`, ``config`` and ``model``;
+    a foreign or mismatching file gives a :class:`BadInputError` naming both sides.
+    """
+    checkpoint = load_checkpoint(path, ARCHITECTURE)
+    if "config" not in checkpoint or "model" not in checkpoint:
+        raise BadInputError(str(path), f"is a {ARCHITECTURE} file without 'config' and 'model'")
+    model = OccDepthNet(OccDepthConfig.from_dict(checkpoint["config"]))
+    try:
+        model.load_state_dict(checkpoint["model"])
+    except RuntimeError as error:
+        raise BadInputError(str(path), f"does not match the {ARCHITECTURE} architecture of its config: {error}") from None
+    return model.to(device).eval()

@@ -75,13 +75,13 @@ def _axis_crossings(start: torch.Tensor, delta: torch.Tensor, first: torch.Tenso
     return flat
 
 
-def _clip_to_box(o: torch.Tensor, ends: torch.Tensor,
-                 shape: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def _clip_to_box(o: torch.Tensor, ends: torch.Tensor, shape: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """Clip segments ``o -> ends`` (voxel units) to the box ``[0, shape]`` (slab method).
 
     Returns:
-        ``(start, delta, first, last)`` of the segments that meet the box: (M, 3) clipped
-        start, (M, 3) full direction (end = o + delta), (M, 3) int64 voxels of the clipped ends.
+        ``(start, stop, delta, first, last)`` of the segments that meet the box: (M, 3)
+        clipped start and stop, (M, 3) full direction (end = o + delta), (M, 3) int64
+        voxels of the clipped start and stop.
     """
     delta = ends - o
     # Axes a segment runs parallel to (delta = 0: t0/t1 infinite or NaN) are decided by o.
@@ -96,25 +96,28 @@ def _clip_to_box(o: torch.Tensor, ends: torch.Tensor,
     keep = t_enter < t_exit
     delta, t_enter, t_exit = delta[keep], t_enter[keep], t_exit[keep]
     start = o + t_enter[:, None] * delta
+    stop = o + t_exit[:, None] * delta
     upper = shape - 1
     first = torch.minimum(torch.floor(start).long().clamp_min(0), upper)
-    last = torch.minimum(torch.floor(o + t_exit[:, None] * delta).long().clamp_min(0), upper)
-    return start, delta, first, last
+    last = torch.minimum(torch.floor(stop).long().clamp_min(0), upper)
+    return start, stop, delta, first, last
 
 
 def trace_free(grid: VoxelGrid, origin: np.ndarray, endpoints: np.ndarray, device: str = "cpu",
-               merge: bool = True) -> np.ndarray:
+               merge: int = 0) -> np.ndarray:
     """Voxels crossed by the segments from ``origin`` to each endpoint, clipped to the grid.
 
     Args:
         grid: the grid; ``origin``: (3,) sensor position; ``endpoints``: (N, 3); all in
             metres in the grid frame.
         device: torch device for the traversal.
-        merge: trace one segment per distinct last voxel (the endpoint's voxel, or where the
-            segment leaves the grid), to that voxel's centre, instead of one per endpoint.
-            Rays from one origin that end in the same voxel cross almost the same voxels,
-            and a scan has far fewer distinct last voxels than points, so this is several
-            times faster; the free set differs only in voxels grazed near their edges.
+        merge: 0 (default) traces every segment exactly. ``merge`` > 0 traces the
+            segments whose clipped ends fall in one cell of a lattice ``merge`` times finer
+            than the grid once, to that cell's centre: a scan has far fewer distinct end
+            cells than points, so this is faster, but far from the sensor each ray frees a
+            one-voxel-thin line, so moving its end moves that line (on a 115k-point KITTI
+            scan at 0.2 m the free set keeps a Jaccard index of 0.89 / 0.94 / 0.97 with the
+            exact one for merge 1 / 2 / 4; the occupied set is unchanged).
 
     Returns:
         (nx, ny, nz) bool, True for every voxel a segment passes through (last voxels
@@ -126,15 +129,17 @@ def trace_free(grid: VoxelGrid, origin: np.ndarray, endpoints: np.ndarray, devic
     o = torch.as_tensor((np.asarray(origin, np.float64) - grid.origin) * scale, dtype=torch.float32, device=device)
     ends = torch.as_tensor((np.asarray(endpoints, np.float64) - grid.origin) * scale, dtype=torch.float32,
                            device=device)
-    start, delta, first, last = _clip_to_box(o, ends, shape)
+    start, stop, delta, first, last = _clip_to_box(o, ends, shape)
+    if merge > 0 and len(last):
+        fine_shape = tuple(int(n) * merge for n in grid.shape)
+        fine_end = torch.minimum(torch.floor(stop * merge).long().clamp_min(0), shape * merge - 1)
+        seen = torch.zeros(int(np.prod(fine_shape)), dtype=torch.bool, device=device)
+        seen[_flat_index(fine_end, fine_shape)] = True  # a scatter, not a sort, finds the distinct cells
+        cells = torch.nonzero(seen).view(-1)
+        fine_centres = torch.stack([cells // (fine_shape[1] * fine_shape[2]), (cells // fine_shape[2]) % fine_shape[1],
+                                    cells % fine_shape[2]], 1).to(o.dtype) + 0.5
+        start, _, delta, first, last = _clip_to_box(o, fine_centres / merge, shape)
     free = torch.zeros(int(np.prod(grid.shape)), dtype=torch.bool, device=device)
-    if merge and len(last):
-        free[_flat_index(last, grid.shape)] = True  # a scatter, not a sort, finds the distinct last voxels
-        unique = torch.nonzero(free).view(-1)
-        free[unique] = False
-        centres = torch.stack([unique // (grid.shape[1] * grid.shape[2]), (unique // grid.shape[2]) % grid.shape[1],
-                               unique % grid.shape[2]], 1).to(o.dtype) + 0.5
-        start, delta, first, last = _clip_to_box(o, centres, shape)
     free[_flat_index(first, grid.shape)] = True
     for axis in range(3):
         free[_axis_crossings(start, delta, first, last, axis, grid.shape)] = True
@@ -146,7 +151,7 @@ def _flat_index(voxels: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tens
 
 
 def insert_points(grid: VoxelGrid, points: np.ndarray, origin: np.ndarray, labels: np.ndarray | None = None,
-                  max_range: float | None = None, device: str = "cpu", merge: bool = True) -> VoxelGrid:
+                  max_range: float | None = None, device: str = "cpu", merge: int = 0) -> VoxelGrid:
     """Occupancy of one scan.
 
     Args:
@@ -156,7 +161,8 @@ def insert_points(grid: VoxelGrid, points: np.ndarray, origin: np.ndarray, label
         labels: optional (N,) class id per point; an occupied voxel takes the most frequent.
         max_range: rays longer than this mark free space up to it only, and no hit.
         device: torch device of the traversal (``cuda`` for the GPU).
-        merge: trace one ray per distinct last voxel (see :func:`trace_free`).
+        merge: merge rays ending in the same cell of a ``merge`` times finer lattice
+            (:func:`trace_free`; 0 traces every ray).
 
     Returns:
         ``grid`` with ``state`` (UNKNOWN / FREE / OCCUPIED), ``labels`` (uint16, when
@@ -206,7 +212,9 @@ def insert_depth(grid: VoxelGrid, depth: np.ndarray, camera: CameraModel, T_grid
         grid: the grid geometry.
         depth: (H, W) float32 metres, 0 / NaN / Inf = no measurement (REP 118 inputs
             converted by the caller).
-        camera: the depth image's camera model; ``T_grid_camera``: (4, 4) grid frame <- optical frame.
+        camera: the depth image's camera model; ``T_grid_camera``: (4, 4) grid frame <- the
+            frame the model projects from (its optical frame, or camera 0 for KITTI's P2);
+            rays start at the model's :func:`camera_centre`.
         semantic: optional (H, W) class ids, carried into the voxels.
         max_range: depths beyond it give free space up to it only (stereo depth far away is noise).
         stride: use every ``stride``-th row and column (a cheaper, coarser insert).
@@ -225,7 +233,21 @@ def insert_depth(grid: VoxelGrid, depth: np.ndarray, camera: CameraModel, T_grid
         flat = depth.reshape(-1)
         labels = np.asarray(semantic).reshape(-1)[np.flatnonzero(np.isfinite(flat) & (flat > 0))]
     T = np.asarray(T_grid_camera, dtype=np.float64)
-    return insert_points(grid, transform_points(T, points), T[:3, 3], labels, max_range, device)
+    origin = transform_points(T, camera_centre(cam)[None])[0]
+    return insert_points(grid, transform_points(T, points), origin, labels, max_range, device)
+
+
+def camera_centre(camera: CameraModel) -> np.ndarray:
+    """(3,) optical centre in the frame the camera model projects from.
+
+    A rectified model's ``P = Kp [I | t]`` may project from another camera's frame (KITTI's
+    P2 takes camera-0 points, its centre 6 cm away): the centre solves ``P [C_rect; 1] = 0``
+    and is rotated back by R. A raw model (K, D) projects from its own centre, the origin.
+    """
+    model = camera.image_model()
+    if not model.rectified:
+        return np.zeros(3)
+    return model.R.T @ -np.linalg.solve(model.P[:, :3], model.P[:, 3])
 
 
 def occupied_voxels(grid: VoxelGrid) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
