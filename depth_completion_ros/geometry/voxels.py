@@ -1,4 +1,4 @@
-"""Axis-aligned voxel grids: geometry only (where the voxels are), no storage.
+"""Axis-aligned voxel grids: geometry, plus optional per-voxel state, class and probability.
 
 A :class:`VoxelGrid` is a box of ``shape`` voxels of edge ``resolution`` whose minimum
 corner is ``origin``, in the frame ``frame_id``. Voxel ``(i, j, k)`` has its centre at
@@ -7,12 +7,15 @@ geometry: 256 x 256 x 32 voxels of 0.2 m, x in [0, 51.2), y in [-25.6, 25.6),
 z in [-2, 4.4) in the LiDAR frame.
 
 Per-voxel states, when a grid carries them, are :data:`UNKNOWN`, :data:`FREE` and
-:data:`OCCUPIED` (DESIGN.md, "Occupancy").
+:data:`OCCUPIED` (DESIGN.md, "Occupancy"). A grid without storage is pure geometry;
+:meth:`VoxelGrid.with_values` attaches (nx, ny, nz) arrays (``state``, ``labels``,
+``probability``), which take no part in equality or hashing, so two grids compare equal
+when their geometry does.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -20,6 +23,7 @@ import numpy as np
 from depth_completion_ros.errors import BadInputError
 
 UNKNOWN, FREE, OCCUPIED = 0, 1, 2
+IGNORE_LABEL = 255  # SemanticKITTI: a voxel excluded from evaluation
 
 
 @dataclass(frozen=True)
@@ -31,12 +35,18 @@ class VoxelGrid:
         resolution: voxel edge in metres.
         shape: (nx, ny, nz) voxel counts.
         frame_id: frame of the grid (default: the LiDAR frame).
+        state: optional (nx, ny, nz) uint8 UNKNOWN / FREE / OCCUPIED.
+        labels: optional (nx, ny, nz) uint8/uint16 class id per voxel (0 = empty).
+        probability: optional (nx, ny, nz) float32 occupancy probability in [0, 1].
     """
 
     origin: tuple[float, float, float] = (0.0, -25.6, -2.0)
     resolution: float = 0.2
     shape: tuple[int, int, int] = (256, 256, 32)
     frame_id: str = "velodyne"
+    state: np.ndarray | None = field(default=None, compare=False, repr=False)
+    labels: np.ndarray | None = field(default=None, compare=False, repr=False)
+    probability: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         origin = tuple(float(v) for v in np.asarray(self.origin, dtype=np.float64).reshape(3))
@@ -50,6 +60,25 @@ class VoxelGrid:
         object.__setattr__(self, "origin", origin)
         object.__setattr__(self, "shape", shape)
         object.__setattr__(self, "resolution", float(self.resolution))
+        for name in ("state", "labels", "probability"):
+            values = getattr(self, name)
+            if values is not None and np.shape(values) != shape:
+                raise BadInputError(f"VoxelGrid.{name}", f"has shape {np.shape(values)}, the grid is {shape}")
+
+    def with_values(self, state: np.ndarray | None = None, labels: np.ndarray | None = None,
+                    probability: np.ndarray | None = None) -> VoxelGrid:
+        """This geometry carrying per-voxel arrays (each (nx, ny, nz) or None)."""
+        return replace(self, state=state, labels=labels, probability=probability)
+
+    def geometry(self) -> VoxelGrid:
+        """This grid without per-voxel arrays."""
+        return self.with_values()
+
+    def downsampled(self, factor: int) -> VoxelGrid:
+        """The geometry of the same box with voxels ``factor`` times larger (shape divisible)."""
+        if factor < 1 or any(n % factor for n in self.shape):
+            raise BadInputError("factor", f"must divide the grid shape {self.shape}, got {factor}")
+        return VoxelGrid(self.origin, self.resolution * factor, tuple(n // factor for n in self.shape), self.frame_id)
 
     @property
     def upper(self) -> np.ndarray:
@@ -96,3 +125,34 @@ class VoxelGrid:
         index = np.floor((np.asarray(points, dtype=np.float64) - self.origin) / self.resolution).astype(np.int64)
         inside = np.all((index >= 0) & (index < np.asarray(self.shape)), axis=1)
         return index, inside
+
+
+def downsample_labels(labels: np.ndarray, invalid: np.ndarray, factor: int) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and invalid mask of a grid with voxels ``factor`` times larger.
+
+    A coarse voxel takes the most frequent non-empty class among its observed fine voxels
+    (empty when none is occupied), and is invalid only when none of them is observed.
+
+    Args:
+        labels: (nx, ny, nz) integer class ids, 0 = empty; ``invalid``: (nx, ny, nz) bool.
+        factor: integer that divides every axis.
+
+    Returns:
+        (nx/f, ny/f, nz/f) labels (same dtype) and invalid mask.
+    """
+    nx, ny, nz = labels.shape
+    f = int(factor)
+    if f < 1 or nx % f or ny % f or nz % f:
+        raise BadInputError("factor", f"must divide the grid shape {labels.shape}, got {factor}")
+    blocks = (nx // f, f, ny // f, f, nz // f, f)
+    fine = labels.reshape(blocks).transpose(0, 2, 4, 1, 3, 5).reshape(nx // f, ny // f, nz // f, f**3)
+    seen = ~invalid.reshape(blocks).transpose(0, 2, 4, 1, 3, 5).reshape(fine.shape)
+    counted = np.where(seen, fine, 0).astype(np.int64)
+    classes = np.unique(counted)
+    classes = classes[classes > 0]
+    coarse = np.zeros(fine.shape[:3], dtype=labels.dtype)
+    if classes.size:
+        counts = np.stack([(counted == c).sum(axis=-1) for c in classes], axis=-1)
+        best = counts.argmax(axis=-1)
+        coarse = np.where(counts.max(axis=-1) > 0, classes[best], 0).astype(labels.dtype)
+    return coarse, ~seen.any(axis=-1)

@@ -6,8 +6,6 @@ Invalid pixels follow the stereo_image_proc convention: a value below ``min_disp
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from sensor_msgs.msg import RegionOfInterest as RoiMsg
 from stereo_msgs.msg import DisparityImage
@@ -15,35 +13,9 @@ from stereo_msgs.msg import DisparityImage
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.ros.image import image_to_numpy, numpy_to_image
 from depth_completion_ros.ros.stamps import make_header
+from depth_completion_ros.stereo.disparity import Disparity
 
-
-@dataclass(frozen=True)
-class Disparity:
-    """A disparity map with what is needed to turn it into depth (``z = f * T / d``).
-
-    Attributes:
-        disparity: (H, W) float32 pixels, ``x_left - x_right``.
-        valid: (H, W) bool, True where the disparity is a measurement.
-        focal_px: focal length in pixels.
-        baseline_m: stereo baseline in metres.
-        min_disparity, max_disparity: searched range in pixels.
-        delta_d: smallest resolvable disparity step in pixels.
-    """
-
-    disparity: np.ndarray
-    valid: np.ndarray
-    focal_px: float
-    baseline_m: float
-    min_disparity: float
-    max_disparity: float
-    delta_d: float
-
-    def to_depth(self) -> np.ndarray:
-        """(H, W) float32 depth in metres, 0 where invalid or disparity <= 0."""
-        usable = self.valid & (self.disparity > 0)
-        depth = np.zeros(self.disparity.shape, dtype=np.float32)
-        depth[usable] = self.focal_px * self.baseline_m / self.disparity[usable]
-        return depth
+__all__ = ["Disparity", "disparity_to_msg", "msg_to_disparity"]
 
 
 def disparity_to_msg(disparity: Disparity, stamp_ns: int = 0, frame_id: str = "") -> DisparityImage:

@@ -1,0 +1,1 @@
+"""Torch models, losses and training loops."""

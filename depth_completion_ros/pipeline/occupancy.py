@@ -1,0 +1,348 @@
+"""Voxel occupancy from points or depth images: occupied where points fall, free along
+each ray from the sensor to the point, unknown elsewhere.
+
+Entry points (ROS-free; the stereo occupancy node publishes their results)::
+
+    grid = insert_points(VoxelGrid(), points_grid, sensor_origin_grid)      # one scan
+    grid = insert_depth(VoxelGrid(), depth, camera, T_grid_camera)          # one depth image
+    centres, labels, probability = occupied_voxels(grid)                    # PointCloud2 / markers
+    cells = height_band_projection(grid, z_min=0.2, z_max=2.0)              # nav_msgs/OccupancyGrid
+    local_map = OccupancyMap(VoxelGrid(frame_id="odom")); local_map.integrate(points, T_map_sensor)
+
+Free space is found by an exact, vectorized voxel traversal (torch; the GPU when asked
+for): each ray is clipped to the grid and every plane crossing between its first and
+last voxel names the voxel the ray enters, so all rays are traced at once as flat
+tensors, without a per-ray loop. As octomap's ``insertPointCloud`` does, a voxel hit by
+a point in the same scan is occupied even when another ray crosses it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from depth_completion_ros.errors import BadInputError
+from depth_completion_ros.geometry.camera import CameraModel
+from depth_completion_ros.geometry.projection import depth_to_points
+from depth_completion_ros.geometry.transforms import transform_points
+from depth_completion_ros.geometry.voxels import FREE, OCCUPIED, UNKNOWN, VoxelGrid
+
+
+def _finite_points(points: np.ndarray, field_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(M, 3) float64 finite rows of (N, 3+) points and the (N,) bool mask of those rows."""
+    points = np.asarray(points)
+    if points.ndim != 2 or points.shape[1] < 3:
+        raise BadInputError(field_name, f"must be (N, 3+) points, got shape {points.shape}")
+    xyz = points[:, :3].astype(np.float64)
+    finite = np.all(np.isfinite(xyz), axis=1)
+    return xyz[finite], finite
+
+
+def _axis_crossings(start: torch.Tensor, delta: torch.Tensor, first: torch.Tensor, last: torch.Tensor,
+                    axis: int, shape: tuple[int, int, int]) -> torch.Tensor:
+    """(M,) flat indices of the voxels entered where the segments cross planes normal to ``axis``.
+
+    Crossing ``j`` of a segment lies on plane ``p0 + step j`` at ``t = t0 + j / |delta|``;
+    the voxel entered there is ``first + step (j + 1)`` along ``axis`` and ``floor(start + t
+    delta)`` along the other two.
+
+    Args:
+        start, delta: (N, 3) float segment starts and directions in voxel units.
+        first, last: (N, 3) int64 voxels of the clipped segment's two ends.
+        shape: the grid shape.
+    """
+    counts = (last[:, axis] - first[:, axis]).abs()
+    total = int(counts.sum())
+    if total == 0:
+        return first.new_zeros(0)
+    step = torch.sign(last[:, axis] - first[:, axis])
+    plane0 = (first[:, axis] + (step > 0)).to(start.dtype)
+    others = [b for b in range(3) if b != axis]
+    # per segment: t of the first crossing, t between crossings, and the other two axes
+    per_segment = torch.stack([(plane0 - start[:, axis]) / delta[:, axis], 1.0 / delta[:, axis].abs(),
+                               start[:, others[0]], delta[:, others[0]], start[:, others[1]], delta[:, others[1]]], 1)
+    segment = torch.repeat_interleave(torch.arange(counts.numel(), device=counts.device), counts)
+    j = torch.arange(total, device=counts.device) - (torch.cumsum(counts, 0) - counts)[segment]
+    t0, dt, s1, d1, s2, d2 = per_segment[segment].unbind(1)
+    t = t0 + j.to(t0.dtype) * dt
+    strides = (shape[1] * shape[2], shape[2], 1)
+    flat = (first[segment, axis] + step[segment] * (j + 1)) * strides[axis]
+    for position, delta_b, b in ((s1, d1, others[0]), (s2, d2, others[1])):
+        voxel = torch.floor(position + t * delta_b).long().clamp_(0, shape[b] - 1)
+        flat += voxel * strides[b]
+    return flat
+
+
+def _clip_to_box(o: torch.Tensor, ends: torch.Tensor, shape: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Clip segments ``o -> ends`` (voxel units) to the box ``[0, shape]`` (slab method).
+
+    Returns:
+        ``(start, stop, delta, first, last)`` of the segments that meet the box: (M, 3)
+        clipped start and stop, (M, 3) full direction (end = o + delta), (M, 3) int64
+        voxels of the clipped start and stop.
+    """
+    delta = ends - o
+    # Axes a segment runs parallel to (delta = 0: t0/t1 infinite or NaN) are decided by o.
+    t0 = (0.0 - o) / delta
+    t1 = (shape.to(delta.dtype) - o) / delta
+    parallel = delta == 0
+    inside_slab = (o >= 0) & (o <= shape)
+    t_low = torch.where(parallel, torch.where(inside_slab, -torch.inf, torch.inf), torch.minimum(t0, t1))
+    t_high = torch.where(parallel, torch.where(inside_slab, torch.inf, -torch.inf), torch.maximum(t0, t1))
+    t_enter = t_low.amax(1).clamp_min(0.0)
+    t_exit = t_high.amin(1).clamp_max(1.0)
+    keep = t_enter < t_exit
+    delta, t_enter, t_exit = delta[keep], t_enter[keep], t_exit[keep]
+    start = o + t_enter[:, None] * delta
+    stop = o + t_exit[:, None] * delta
+    upper = shape - 1
+    first = torch.minimum(torch.floor(start).long().clamp_min(0), upper)
+    last = torch.minimum(torch.floor(stop).long().clamp_min(0), upper)
+    return start, stop, delta, first, last
+
+
+def trace_free(grid: VoxelGrid, origin: np.ndarray, endpoints: np.ndarray, device: str = "cpu",
+               merge: int = 0) -> np.ndarray:
+    """Voxels crossed by the segments from ``origin`` to each endpoint, clipped to the grid.
+
+    Args:
+        grid: the grid; ``origin``: (3,) sensor position; ``endpoints``: (N, 3); all in
+            metres in the grid frame.
+        device: torch device for the traversal.
+        merge: 0 (default) traces every segment exactly. ``merge`` > 0 traces the
+            segments whose clipped ends fall in one cell of a lattice ``merge`` times finer
+            than the grid once, to that cell's centre: a scan has far fewer distinct end
+            cells than points, so this is faster, but far from the sensor each ray frees a
+            one-voxel-thin line, so moving its end moves that line (on a 115k-point KITTI
+            scan at 0.2 m the free set keeps a Jaccard index of 0.89 / 0.94 / 0.97 with the
+            exact one for merge 1 / 2 / 4; the occupied set is unchanged).
+
+    Returns:
+        (nx, ny, nz) bool, True for every voxel a segment passes through (last voxels
+        included; the caller marks hits occupied over them).
+    """
+    shape = torch.tensor(grid.shape, device=device)
+    scale = 1.0 / grid.resolution
+    # float32 voxel units: exact to ~1e-5 voxel over a 256-voxel grid
+    o = torch.as_tensor((np.asarray(origin, np.float64) - grid.origin) * scale, dtype=torch.float32, device=device)
+    ends = torch.as_tensor((np.asarray(endpoints, np.float64) - grid.origin) * scale, dtype=torch.float32,
+                           device=device)
+    start, stop, delta, first, last = _clip_to_box(o, ends, shape)
+    if merge > 0 and len(last):
+        fine_shape = tuple(int(n) * merge for n in grid.shape)
+        fine_end = torch.minimum(torch.floor(stop * merge).long().clamp_min(0), shape * merge - 1)
+        seen = torch.zeros(int(np.prod(fine_shape)), dtype=torch.bool, device=device)
+        seen[_flat_index(fine_end, fine_shape)] = True  # a scatter, not a sort, finds the distinct cells
+        cells = torch.nonzero(seen).view(-1)
+        fine_centres = torch.stack([cells // (fine_shape[1] * fine_shape[2]), (cells // fine_shape[2]) % fine_shape[1],
+                                    cells % fine_shape[2]], 1).to(o.dtype) + 0.5
+        start, _, delta, first, last = _clip_to_box(o, fine_centres / merge, shape)
+    free = torch.zeros(int(np.prod(grid.shape)), dtype=torch.bool, device=device)
+    free[_flat_index(first, grid.shape)] = True
+    for axis in range(3):
+        free[_axis_crossings(start, delta, first, last, axis, grid.shape)] = True
+    return free.view(grid.shape).cpu().numpy()
+
+
+def _flat_index(voxels: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
+    return (voxels[:, 0] * shape[1] + voxels[:, 1]) * shape[2] + voxels[:, 2]
+
+
+def insert_points(grid: VoxelGrid, points: np.ndarray, origin: np.ndarray, labels: np.ndarray | None = None,
+                  max_range: float | None = None, device: str = "cpu", merge: int = 0) -> VoxelGrid:
+    """Occupancy of one scan.
+
+    Args:
+        grid: the grid geometry (any per-voxel arrays are replaced).
+        points: (N, 3+) endpoints in metres in the grid frame; NaN/Inf rows are dropped.
+        origin: (3,) sensor position in the grid frame.
+        labels: optional (N,) class id per point; an occupied voxel takes the most frequent.
+        max_range: rays longer than this mark free space up to it only, and no hit.
+        device: torch device of the traversal (``cuda`` for the GPU).
+        merge: merge rays ending in the same cell of a ``merge`` times finer lattice
+            (:func:`trace_free`; 0 traces every ray).
+
+    Returns:
+        ``grid`` with ``state`` (UNKNOWN / FREE / OCCUPIED), ``labels`` (uint16, when
+        given) and ``probability`` (1 occupied, 0 free, 0.5 unknown).
+    """
+    origin = np.asarray(origin, dtype=np.float64).reshape(3)
+    xyz, finite = _finite_points(points, "points")
+    point_labels = None if labels is None else np.asarray(labels).reshape(-1)[finite]
+    hits = xyz
+    if max_range is not None and len(xyz):
+        offsets = xyz - origin
+        distance = np.linalg.norm(offsets, axis=1)
+        short = distance <= max_range
+        hits = xyz[short]
+        point_labels = None if point_labels is None else point_labels[short]
+        xyz = np.where(short[:, None], xyz, origin + offsets * (max_range / np.maximum(distance, 1e-9))[:, None])
+    free = trace_free(grid, origin, xyz, device, merge)
+    state = np.where(free, np.uint8(FREE), np.uint8(UNKNOWN))
+    index, inside = grid.voxel_index(hits)
+    state[tuple(index[inside].T)] = OCCUPIED
+    voxel_labels = None
+    if point_labels is not None:
+        voxel_labels = _majority_labels(grid, index[inside], point_labels[inside])
+    probability = np.select([state == OCCUPIED, state == FREE], [1.0, 0.0], 0.5).astype(np.float32)
+    return grid.with_values(state=state, labels=voxel_labels, probability=probability)
+
+
+def _majority_labels(grid: VoxelGrid, index: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """(nx, ny, nz) uint16: the most frequent label of the points in each voxel, 0 elsewhere."""
+    flat = np.ravel_multi_index(tuple(index.T), grid.shape)
+    pairs, counts = np.unique(np.stack([flat, labels.astype(np.int64)], 1), axis=0, return_counts=True)
+    order = np.lexsort((-counts, pairs[:, 0]))  # per voxel, the largest count first
+    pairs = pairs[order]
+    first = np.ones(len(pairs), bool)
+    first[1:] = pairs[1:, 0] != pairs[:-1, 0]
+    out = np.zeros(int(np.prod(grid.shape)), dtype=np.uint16)
+    out[pairs[first, 0]] = pairs[first, 1]
+    return out.reshape(grid.shape)
+
+
+def insert_depth(grid: VoxelGrid, depth: np.ndarray, camera: CameraModel, T_grid_camera: np.ndarray,
+                 semantic: np.ndarray | None = None, max_range: float | None = None, device: str = "cpu",
+                 stride: int = 1) -> VoxelGrid:
+    """Occupancy of one depth image (every valid pixel is a ray from the camera centre).
+
+    Args:
+        grid: the grid geometry.
+        depth: (H, W) float32 metres, 0 / NaN / Inf = no measurement (REP 118 inputs
+            converted by the caller).
+        camera: the depth image's camera model; ``T_grid_camera``: (4, 4) grid frame <- the
+            frame the model projects from (its optical frame, or camera 0 for KITTI's P2);
+            rays start at the model's :func:`camera_centre`.
+        semantic: optional (H, W) class ids, carried into the voxels.
+        max_range: depths beyond it give free space up to it only (stereo depth far away is noise).
+        stride: use every ``stride``-th row and column (a cheaper, coarser insert).
+    """
+    cam = camera.image_model()
+    if depth.shape != (cam.height, cam.width):
+        raise BadInputError("depth", f"is {depth.shape[1]}x{depth.shape[0]}, its camera is {cam.width}x{cam.height}")
+    depth = np.asarray(depth, dtype=np.float32)
+    if stride > 1:
+        sparse = np.zeros_like(depth)
+        sparse[::stride, ::stride] = depth[::stride, ::stride]
+        depth = sparse
+    points, _ = depth_to_points(np.nan_to_num(depth, nan=0.0, posinf=0.0, neginf=0.0), cam)
+    labels = None
+    if semantic is not None:
+        flat = depth.reshape(-1)
+        labels = np.asarray(semantic).reshape(-1)[np.flatnonzero(np.isfinite(flat) & (flat > 0))]
+    T = np.asarray(T_grid_camera, dtype=np.float64)
+    origin = transform_points(T, camera_centre(cam)[None])[0]
+    return insert_points(grid, transform_points(T, points), origin, labels, max_range, device)
+
+
+def camera_centre(camera: CameraModel) -> np.ndarray:
+    """(3,) optical centre in the frame the camera model projects from.
+
+    A rectified model's ``P = Kp [I | t]`` may project from another camera's frame (KITTI's
+    P2 takes camera-0 points, its centre 6 cm away): the centre solves ``P [C_rect; 1] = 0``
+    and is rotated back by R. A raw model (K, D) projects from its own centre, the origin.
+    """
+    model = camera.image_model()
+    if not model.rectified:
+        return np.zeros(3)
+    return model.R.T @ -np.linalg.solve(model.P[:, :3], model.P[:, 3])
+
+
+def occupied_voxels(grid: VoxelGrid) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Centres of the OCCUPIED voxels of a grid with states (what ``occupancy/points`` publishes).
+
+    Returns:
+        (M, 3) float32 centres in metres in ``grid.frame_id``, (M,) class ids (or None)
+        and (M,) float32 probabilities (or None), in C order of the voxel index.
+    """
+    if grid.state is None:
+        raise BadInputError("grid", "carries no per-voxel state")
+    occupied = grid.state == OCCUPIED
+    centres = grid.centres()[occupied]
+    labels = None if grid.labels is None else grid.labels[occupied]
+    probability = None if grid.probability is None else grid.probability[occupied].astype(np.float32)
+    return centres, labels, probability
+
+
+def height_band_projection(grid: VoxelGrid, z_min: float, z_max: float) -> np.ndarray:
+    """2-D occupancy of the voxels with centres in ``[z_min, z_max]`` (``nav_msgs/OccupancyGrid``).
+
+    A column is occupied (100) when any voxel of the band is, free (0) when all its band
+    voxels are free, and unknown (-1) otherwise; with probabilities, an occupied column
+    reports ``round(100 * max P)``.
+
+    Returns:
+        (nx, ny) int8, indexed [x, y]. OccupancyGrid data is row-major with rows along the
+        map's y axis, i.e. ``result.T.ravel()``, with origin ``grid.origin[:2]`` and
+        resolution ``grid.resolution``.
+    """
+    if grid.state is None:
+        raise BadInputError("grid", "carries no per-voxel state")
+    band = grid.centre_index_range(np.array([-np.inf, -np.inf, z_min]), np.array([np.inf, np.inf, z_max]))[2]
+    if band.stop <= band.start:
+        raise BadInputError("z_min/z_max", f"[{z_min}, {z_max}] holds no voxel centre of the grid")
+    state = grid.state[:, :, band]
+    occupied = (state == OCCUPIED).any(axis=2)
+    free = (state == FREE).all(axis=2)
+    cells = np.full(grid.shape[:2], -1, dtype=np.int8)
+    cells[free] = 0
+    if grid.probability is not None:
+        strongest = np.where(state == OCCUPIED, grid.probability[:, :, band], 0.0).max(axis=2)
+        cells[occupied] = np.clip(np.round(100 * strongest[occupied]), 1, 100).astype(np.int8)
+    else:
+        cells[occupied] = 100
+    return cells
+
+
+def _logit(p: float) -> float:
+    return float(np.log(p / (1.0 - p)))
+
+
+@dataclass
+class OccupancyMap:
+    """Log-odds accumulation of scans over time in a fixed frame (a local map).
+
+    Attributes:
+        grid: the map's geometry, in a fixed frame (e.g. ``odom``).
+        hit, miss: probabilities of one hit / one pass (octomap's 0.7 and 0.4).
+        clamp_min, clamp_max: log-odds clamping probabilities (octomap's 0.12 / 0.97).
+        occupied_threshold: probability above which a voxel is OCCUPIED (below: FREE).
+        log_odds: (nx, ny, nz) float32, 0 = never observed.
+        observed: (nx, ny, nz) bool, updated at least once.
+    """
+
+    grid: VoxelGrid
+    hit: float = 0.7
+    miss: float = 0.4
+    clamp_min: float = 0.12
+    clamp_max: float = 0.97
+    occupied_threshold: float = 0.5
+    log_odds: np.ndarray = field(default=None)
+    observed: np.ndarray = field(default=None)
+
+    def __post_init__(self) -> None:
+        self.grid = self.grid.geometry()
+        if self.log_odds is None:
+            self.log_odds = np.zeros(self.grid.shape, dtype=np.float32)
+        if self.observed is None:
+            self.observed = np.zeros(self.grid.shape, dtype=bool)
+
+    def integrate(self, points: np.ndarray, T_map_sensor: np.ndarray, max_range: float | None = None,
+                  device: str = "cpu") -> None:
+        """Add one scan: (N, 3+) points in the sensor frame, the sensor pose ``T_map_sensor`` (4, 4)."""
+        T = np.asarray(T_map_sensor, dtype=np.float64)
+        scan = insert_points(self.grid, transform_points(T, _finite_points(points, "points")[0]), T[:3, 3],
+                             max_range=max_range, device=device)
+        update = np.select([scan.state == OCCUPIED, scan.state == FREE], [_logit(self.hit), _logit(self.miss)], 0.0)
+        self.log_odds = np.clip(self.log_odds + update.astype(np.float32), _logit(self.clamp_min),
+                                _logit(self.clamp_max)).astype(np.float32)
+        self.observed |= scan.state != UNKNOWN
+
+    def to_grid(self) -> VoxelGrid:
+        """The map as a grid with ``state`` and ``probability`` (0.5 where never observed)."""
+        probability = (1.0 / (1.0 + np.exp(-self.log_odds))).astype(np.float32)
+        state = np.where(probability > self.occupied_threshold, np.uint8(OCCUPIED), np.uint8(FREE))
+        state = np.where(self.observed, state, np.uint8(UNKNOWN))
+        return self.grid.with_values(state=state, probability=probability)

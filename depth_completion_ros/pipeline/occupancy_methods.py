@@ -1,0 +1,188 @@
+"""Occupancy methods: one stereo frame in, a :class:`VoxelGrid` with states out.
+
+A registry (as ``pipeline/engine.py`` has for completion): ``sgbm`` (stereo depth, then
+voxelized with free space), ``learned`` (the OccDepth-style network) and ``lidar``
+(the LiDAR scan voxelized, the reference)::
+
+    method = create_occupancy_method("sgbm")            # or ("learned", weights=..., device=...)
+    grid = method(frame, VoxelGrid())                    # states; labels / probability if known
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+import torch
+
+from depth_completion_ros.errors import BadInputError
+from depth_completion_ros.geometry.camera import CameraModel, project
+from depth_completion_ros.geometry.transforms import invert_transform
+from depth_completion_ros.geometry.voxels import FREE, OCCUPIED, UNKNOWN, VoxelGrid
+from depth_completion_ros.pipeline.engine import resolve_device
+from depth_completion_ros.pipeline.occupancy import insert_depth, insert_points
+from depth_completion_ros.stereo.matching import StereoParams, compute_disparity
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "occdepth_small.pt"
+
+
+@dataclass(frozen=True)
+class StereoFrame:
+    """One synchronized stereo frame.
+
+    Attributes:
+        left, right: (H, W, 3) uint8 RGB images (rectified unless the models say otherwise).
+        left_camera, right_camera: their models (the right P takes left-reference points,
+            as CameraInfo; KITTI's P2/P3 both take camera-0 points).
+        T_grid_camera: (4, 4) grid frame <- the frame the P matrices project from.
+        lidar_points: optional (N, 3+) scan in the grid frame (``lidar`` method).
+        lidar_origin: (3,) LiDAR position in the grid frame.
+    """
+
+    left: np.ndarray
+    right: np.ndarray
+    left_camera: CameraModel
+    right_camera: CameraModel
+    T_grid_camera: np.ndarray
+    lidar_points: np.ndarray | None = None
+    lidar_origin: np.ndarray = field(default_factory=lambda: np.zeros(3))
+
+
+class OccupancyMethod(Protocol):
+    def __call__(self, frame: StereoFrame, grid: VoxelGrid) -> VoxelGrid:
+        """The occupancy of ``frame`` on ``grid``'s geometry."""
+
+
+OCCUPANCY_METHODS: dict[str, Callable[..., OccupancyMethod]] = {}
+
+
+def register_occupancy_method(name: str) -> Callable:
+    def decorator(factory: Callable[..., OccupancyMethod]) -> Callable[..., OccupancyMethod]:
+        OCCUPANCY_METHODS[name] = factory
+        return factory
+    return decorator
+
+
+def create_occupancy_method(name: str, **options) -> OccupancyMethod:
+    """The method ``name`` built with ``options`` (see each factory)."""
+    if name not in OCCUPANCY_METHODS:
+        raise BadInputError("method", f"unknown occupancy method '{name}'; choose from {sorted(OCCUPANCY_METHODS)}")
+    return OCCUPANCY_METHODS[name](**options)
+
+
+@register_occupancy_method("sgbm")
+@dataclass
+class SgbmOccupancy:
+    """SGBM depth of the left image, voxelized with free space along each pixel's ray.
+
+    Attributes:
+        params: matcher settings; ``max_range``: depths beyond it only clear space (metres);
+        stride: pixel subsampling of the insertion; ``device``: the traversal's torch device.
+    """
+
+    params: StereoParams = field(default_factory=StereoParams)
+    max_range: float = 45.0
+    stride: int = 2
+    device: str = "auto"
+
+    def __call__(self, frame: StereoFrame, grid: VoxelGrid) -> VoxelGrid:
+        disparity = compute_disparity(frame.left, frame.right, frame.left_camera, frame.right_camera, self.params)
+        return insert_depth(grid.geometry(), disparity.to_depth(), frame.left_camera, frame.T_grid_camera,
+                            max_range=self.max_range, device=resolve_device(self.device), stride=self.stride)
+
+
+@register_occupancy_method("lidar")
+@dataclass
+class LidarOccupancy:
+    """The frame's LiDAR scan voxelized with free space (the reference)."""
+
+    device: str = "auto"
+
+    def __call__(self, frame: StereoFrame, grid: VoxelGrid) -> VoxelGrid:
+        if frame.lidar_points is None:
+            raise BadInputError("lidar_points", "the lidar method needs a LiDAR scan (--velodyne)")
+        return insert_points(grid.geometry(), frame.lidar_points, frame.lidar_origin,
+                             device=resolve_device(self.device))
+
+
+@register_occupancy_method("learned")
+class LearnedOccupancy:
+    """The OccDepth-style network (``models/occupancy.py``).
+
+    Args:
+        weights: weights file (default: the shipped ``weights/occdepth_small.pt``).
+        device: ``auto``, ``cpu`` or ``cuda``.
+        native_grid: run the network on the requested grid itself (the GPU default) instead
+            of its trained grid followed by nearest upsampling (the CPU default).
+    """
+
+    def __init__(self, weights: str | Path | None = None, device: str = "auto",
+                 native_grid: bool | None = None) -> None:
+        from depth_completion_ros.models.occupancy import load_occdepth  # torch model code only when used
+
+        self.device = resolve_device(device)
+        path = Path(weights) if weights is not None else DEFAULT_WEIGHTS
+        if not path.is_file():
+            raise BadInputError("weights", f"{path} does not exist; train one with `dcr train occupancy`")
+        self.model = load_occdepth(str(path), self.device)
+        self.native_grid = self.device.startswith("cuda") if native_grid is None else native_grid
+
+    def __call__(self, frame: StereoFrame, grid: VoxelGrid) -> VoxelGrid:
+        from depth_completion_ros.models.occupancy import OccDepthNet, predict_labels
+
+        config = self.model.config
+        model_grid = config.grid()
+        model = self.model
+        if self.native_grid and grid.geometry() != model_grid.geometry():
+            model = OccDepthNet(config.with_grid(grid)).to(self.device).eval()
+            model.load_state_dict(self.model.state_dict())
+            model_grid = model.config.grid()
+        factor = _upsampling_factor(model_grid, grid)
+        width, height = config.image_size
+        left_camera = frame.left_camera.resized(width, height)
+        right_camera = frame.right_camera.resized(width, height)
+
+        def tensor(array: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(np.array(array, dtype=np.float32), device=self.device)[None]  # a writable copy
+
+        def image(rgb: np.ndarray) -> torch.Tensor:
+            resized = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
+            return tensor(resized.transpose(2, 0, 1) / 255.0)
+
+        T_camera_grid = invert_transform(np.asarray(frame.T_grid_camera, dtype=np.float64))
+        with torch.no_grad():
+            logits = model(image(frame.left), image(frame.right), tensor(left_camera.P), tensor(right_camera.P),
+                           tensor(T_camera_grid)).logits
+            labels, probability = (v[0].cpu().numpy() for v in predict_labels(logits))
+        if factor > 1:
+            labels, probability = (np.repeat(np.repeat(np.repeat(v, factor, 0), factor, 1), factor, 2)
+                                   for v in (labels, probability))
+        seen = _in_view(grid, left_camera, T_camera_grid)
+        state = np.where(labels > 0, np.uint8(OCCUPIED), np.where(seen, np.uint8(FREE), np.uint8(UNKNOWN)))
+        return grid.with_values(state=state.astype(np.uint8), labels=labels.astype(np.uint16),
+                                probability=probability.astype(np.float32))
+
+
+def _upsampling_factor(source: VoxelGrid, target: VoxelGrid) -> int:
+    """Integer f with ``target`` = ``source`` split f times per axis (same box), else an error."""
+    factor = int(round(source.resolution / target.resolution))
+    same_box = np.allclose(source.origin, target.origin) and np.allclose(source.upper, target.upper)
+    if factor < 1 or not same_box or tuple(n * factor for n in source.shape) != target.shape:
+        raise BadInputError("grid", f"the network's grid {source.shape} @ {source.resolution} m cannot be "
+                            f"upsampled to {target.shape} @ {target.resolution} m over another box; "
+                            "use native_grid=True")
+    return factor
+
+
+def _in_view(grid: VoxelGrid, camera: CameraModel, T_camera_grid: np.ndarray) -> np.ndarray:
+    """(nx, ny, nz) bool: voxel centres in front of the camera and inside its image."""
+    model = camera.image_model()
+    uv, depth = project(model, grid.centres().reshape(-1, 3), T_camera_grid)
+    with np.errstate(invalid="ignore"):
+        inside = (depth > 0) & (uv[:, 0] >= -0.5) & (uv[:, 0] < model.width - 0.5)
+        inside &= (uv[:, 1] >= -0.5) & (uv[:, 1] < model.height - 0.5)
+    return inside.reshape(grid.shape)

@@ -1,0 +1,1 @@
+"""Stereo matching (ROS-free): rectification, semi-global matching, disparity to depth."""
