@@ -29,18 +29,10 @@ MultiThreadedExecutor (``main`` does).
 from __future__ import annotations
 
 import time
-import traceback
-from collections import deque
 
-import numpy as np
 import rclpy
-from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import ParameterType
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.clock import JumpThreshold
-from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
-from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 from depth_completion_ros.errors import BadInputError
@@ -52,31 +44,24 @@ from depth_completion_ros.pipeline.engine import (
     available_methods,
     describe_device,
 )
-from depth_completion_ros.pipeline.sync import ApproximateSync, LatestSlot, MatchedSet, SyncConfig
+from depth_completion_ros.pipeline.sync import MatchedSet, SyncConfig
 from depth_completion_ros.ros.camera_info import model_to_camera_info
-from depth_completion_ros.ros.diagnostics import NodeStatistics, diagnostic_array
-from depth_completion_ros.ros.extrinsics import ExtrinsicsSource, extrinsic_from_parameters
-from depth_completion_ros.ros.image import depth_to_image, numpy_to_image
-from depth_completion_ros.ros.parameters import ParameterSpec, check_update, declare_all
+from depth_completion_ros.ros.extrinsics import ExtrinsicsSource, extrinsics_from_parameters
 from depth_completion_ros.ros.frames import depth_frame_from_messages
+from depth_completion_ros.ros.image import depth_to_image, numpy_to_image
+from depth_completion_ros.ros.parameters import ParameterSpec
 from depth_completion_ros.ros.pointcloud import xyz_to_pointcloud2
-from depth_completion_ros.ros.qos import QOS_NAMES, describe_qos, qos_from_name
 from depth_completion_ros.ros.stamps import stamp_to_ns
+from depth_completion_ros.ros.synchronized_node import COMMON_PARAMETERS, SynchronizedNode, extrinsic_parameters
 
-_DOUBLES = ParameterType.PARAMETER_DOUBLE_ARRAY
 _STRINGS = ParameterType.PARAMETER_STRING_ARRAY
 
-PARAMETERS = (
+PARAMETERS = COMMON_PARAMETERS + (
     ParameterSpec("method", DEFAULT_METHOD, "Completion method (registry name, e.g. classical, ip_basic)."),
     ParameterSpec("weights", "", "Checkpoint file for learned methods ('' = the shipped one or none)."),
     ParameterSpec("device", "auto", "Compute device: auto = CUDA when available, else CPU.", choices=("auto", "cpu", "cuda")),
     ParameterSpec("min_depth", 0.1, "Smallest valid depth, metres.", 0.01, 10.0),
     ParameterSpec("max_depth", 100.0, "Largest valid depth, metres.", 1.0, 1000.0),
-    ParameterSpec("slop", 0.05, "Largest stamp difference inside a synchronized set, seconds.", 0.0, 1.0, runtime=False),
-    ParameterSpec("queue_size", 10, "Messages kept per input while waiting for partners.", 1, 100, runtime=False),
-    ParameterSpec("input_qos", "sensor_data", "QoS of the subscriptions.", choices=QOS_NAMES, runtime=False),
-    ParameterSpec("output_qos", "reliable", "QoS of the publishers.", choices=QOS_NAMES, runtime=False),
-    ParameterSpec("qos_depth", 5, "History depth of subscriptions and publishers.", 1, 100, runtime=False),
     ParameterSpec("output_encoding", "32FC1", "Depth encoding: 32FC1 metres (NaN invalid) or 16UC1 mm (0 invalid).",
                   choices=("32FC1", "16UC1")),
     ParameterSpec("publish_points", False, "Also publish the dense depth as a coloured cloud on depth/points."),
@@ -88,78 +73,40 @@ PARAMETERS = (
     ParameterSpec("radar_fields", ["x", "y", "z", "rcs", "vx", "vy"],
                   "Radar PointCloud2 field names for x, y, z, rcs, vx, vy (drivers differ).",
                   array_type=_STRINGS, runtime=False),
-    ParameterSpec("lidar_to_camera.matrix", [], "LiDAR pose in the camera optical frame, 16 numbers row-major "
-                  "(used when TF has no transform).", array_type=_DOUBLES, runtime=False),
-    ParameterSpec("lidar_to_camera.xyz", [], "LiDAR position in the camera optical frame, metres.", array_type=_DOUBLES,
-                  runtime=False),
-    ParameterSpec("lidar_to_camera.quaternion", [], "LiDAR orientation in the camera optical frame (x, y, z, w).",
-                  array_type=_DOUBLES, runtime=False),
-    ParameterSpec("radar_to_camera.matrix", [], "Radar pose in the camera optical frame, 16 numbers row-major.",
-                  array_type=_DOUBLES, runtime=False),
-    ParameterSpec("radar_to_camera.xyz", [], "Radar position in the camera optical frame, metres.", array_type=_DOUBLES,
-                  runtime=False),
-    ParameterSpec("radar_to_camera.quaternion", [], "Radar orientation in the camera optical frame (x, y, z, w).",
-                  array_type=_DOUBLES, runtime=False),
-    ParameterSpec("no_input_warning", 5.0, "Warn when an input has been silent this long, seconds.", 0.5, 3600.0),
+    *extrinsic_parameters("lidar_to_camera", "LiDAR", "the camera optical frame"),
+    *extrinsic_parameters("radar_to_camera", "Radar", "the camera optical frame"),
 )
 INPUT_TOPICS = {"image": Image, "camera_info": CameraInfo, "lidar/points": PointCloud2, "radar/points": PointCloud2}
+_SYNC_NAMES = {"image": "image", "camera_info": None, "lidar/points": "lidar", "radar/points": "radar"}
 _ENGINE_PARAMETERS = {"method", "weights", "device", "min_depth", "max_depth"}
-_THROTTLE_S = 5.0
 
 
-class DepthCompletionNode(Node):
+class DepthCompletionNode(SynchronizedNode):
     """See the module docstring for topics and threading."""
 
     def __init__(self, **kwargs) -> None:
-        super().__init__("depth_completion", **kwargs)
-        self.params = declare_all(self, PARAMETERS)
-        self.stats = NodeStatistics()
+        super().__init__("depth_completion", PARAMETERS, **kwargs)
         self.engine = self._make_engine(self.params)
-        self.extrinsics = ExtrinsicsSource(self, {
-            sensor: extrinsic_from_parameters(
-                sensor, *(self.params[f"{sensor}_to_camera.{k}"] for k in ("matrix", "xyz", "quaternion"))
-            )
-            for sensor in ("lidar", "radar")
-        })
-        optional = ("radar",) if self.params["use_radar"] else ()
-        self.sync = ApproximateSync(SyncConfig(
-            pivot="lidar", required=("image",), optional=optional,
-            slop_ns=int(self.params["slop"] * 1e9), queue_size=self.params["queue_size"],
-        ))
-        self.slot = LatestSlot()
-        self._camera_infos: deque[CameraInfo] = deque(maxlen=self.params["queue_size"])
-        self._last_input = {}
-        self._started = time.monotonic()
-        self._last_warning: dict[str, float] = {}
-
-        input_qos = qos_from_name(self.params["input_qos"], self.params["qos_depth"])
-        output_qos = qos_from_name(self.params["output_qos"], self.params["qos_depth"])
-        intake = MutuallyExclusiveCallbackGroup()
-        work = MutuallyExclusiveCallbackGroup()
-        inputs = {topic: INPUT_TOPICS[topic] for topic in INPUT_TOPICS if optional or topic != "radar/points"}
-        for topic, msg_type in inputs.items():
-            self.create_subscription(msg_type, topic, self._intake_callback(topic), input_qos, callback_group=intake)
-            self.get_logger().info(f"input '{self.resolve_topic_name(topic)}' QoS: {describe_qos(input_qos)}")
-        self.pub_depth = self.create_publisher(Image, "depth", output_qos)
-        self.pub_confidence = self.create_publisher(Image, "depth/confidence", output_qos)
-        self.pub_info = self.create_publisher(CameraInfo, "depth/camera_info", output_qos)
-        self.pub_points = self.create_publisher(PointCloud2, "depth/points", output_qos)
-        self.pub_sparse = self.create_publisher(Image, "sparse_depth", output_qos)
-        self.pub_diagnostics = self.create_publisher(DiagnosticArray, "~/diagnostics", 10)
-        self._work = self.create_guard_condition(self._process_latest, callback_group=work)
-        self.create_timer(1.0, self._publish_diagnostics)
-        self.add_on_set_parameters_callback(self._on_set_parameters)
-        # use_sim_time: when /clock jumps back (a bag loops), start matching afresh.
-        self._jump_handler = self.get_clock().create_jump_callback(
-            JumpThreshold(min_forward=None, min_backward=Duration(seconds=-0.5), on_clock_change=True),
-            post_callback=lambda _jump: self.sync.reset(),
-        )
+        self.extrinsics = ExtrinsicsSource(self, extrinsics_from_parameters(
+            self.params, {"lidar": "lidar_to_camera", "radar": "radar_to_camera"}))
+        self.pub_depth = self.create_publisher(Image, "depth", self.output_qos)
+        self.pub_confidence = self.create_publisher(Image, "depth/confidence", self.output_qos)
+        self.pub_info = self.create_publisher(CameraInfo, "depth/camera_info", self.output_qos)
+        self.pub_points = self.create_publisher(PointCloud2, "depth/points", self.output_qos)
+        self.pub_sparse = self.create_publisher(Image, "sparse_depth", self.output_qos)
         self.get_logger().info(
             f"depth completion: method '{self.engine.method}' on {describe_device(self.engine.device)}; "
             f"extrinsics from {'TF, then ' if self.extrinsics.uses_tf else ''}parameters"
         )
 
-    # ---- set-up and parameters -------------------------------------------------------
+    def inputs(self, params: dict) -> dict[str, tuple[type, str | None]]:
+        return {topic: (msg_type, _SYNC_NAMES[topic]) for topic, msg_type in INPUT_TOPICS.items()
+                if topic != "radar/points" or params["use_radar"]}
+
+    def sync_config(self, params: dict) -> SyncConfig:
+        return SyncConfig(pivot="lidar", required=("image",), optional=("radar",) if params["use_radar"] else (),
+                          slop_ns=int(params["slop"] * 1e9), queue_size=params["queue_size"])
+
     def _make_engine(self, params: dict) -> CompletionEngine:
         """The configured engine; an unknown method or a missing/incompatible checkpoint
         falls back to the default method, with an error log and the ``model_error`` count."""
@@ -174,89 +121,35 @@ class DepthCompletionNode(Node):
             )
             return CompletionEngine(method=DEFAULT_METHOD, **kwargs)
 
-    def _on_set_parameters(self, parameters):
-        result = check_update(PARAMETERS, parameters)
-        if result.successful:
-            updated = {**self.params, **{p.name: p.value for p in parameters}}
-            if _ENGINE_PARAMETERS & {p.name for p in parameters}:
-                self.engine = self._make_engine(updated)
-            self.params = updated
-        return result
+    def apply_parameters(self, updated: dict, changed: set[str]) -> None:
+        if _ENGINE_PARAMETERS & changed:
+            self.engine = self._make_engine(updated)
 
-    # ---- intake (callback group 'intake') ----------------------------------------------
-    def _intake_callback(self, topic: str):
-        def callback(msg) -> None:
-            self.stats.received(topic)
-            self._last_input[topic] = time.monotonic()
-            if topic == "camera_info":
-                self._camera_infos.append(msg)
-                return
-            name = topic.split("/")[0]
-            for matched in self.sync.add(name, stamp_to_ns(msg.header.stamp), msg):
-                self.stats.synchronized()
-                self.slot.put(matched)
-                self._work.trigger()
-
-        return callback
-
-    # ---- work (callback group 'work') --------------------------------------------------
-    def _process_latest(self) -> None:
-        matched = self.slot.take(timeout=0)
-        if matched is None:
-            return
-        try:
-            self._process(matched)
-        except Exception as error:  # a robot node must survive any single frame; say what broke
-            self.stats.bad("internal_error")
-            self._warn("internal_error", f"frame dropped, internal error (internal_error): {error!r}\n"
-                       f"{traceback.format_exc()}")
-
-    def _warn(self, kind: str, text: str) -> None:
-        """Log at most one line per kind every few seconds (a broken sensor floods otherwise)."""
-        now = time.monotonic()
-        if now - self._last_warning.get(kind, -np.inf) >= _THROTTLE_S:
-            self._last_warning[kind] = now
-            self.get_logger().warning(text)
-
-    def _bad_input(self, error: BadInputError) -> None:
-        kind = _bad_input_kind(error.field)
-        self.stats.bad(kind)
-        self._warn(kind, f"dropped a frame, bad input ({kind}): {error}")
-
-    def _camera_info_for(self, image_msg: Image) -> CameraInfo:
-        """The CameraInfo with the image's stamp, else the latest one."""
-        infos = list(self._camera_infos)
-        if not infos:
-            raise BadInputError("camera_info", "no CameraInfo received yet")
-        same_stamp = [info for info in infos if info.header.stamp == image_msg.header.stamp]
-        return same_stamp[-1] if same_stamp else infos[-1]
+    def diagnostic_values(self) -> dict[str, object]:
+        return {"device": describe_device(self.engine.device), "method": self.engine.method}
 
     def _frame(self, matched: MatchedSet) -> DepthFrame:
         """Convert one synchronized set to arrays (raises BadInputError on bad input)."""
         image_msg = matched.messages["image"].payload
         radar = matched.messages.get("radar")
         converted = depth_frame_from_messages(
-            image_msg, self._camera_info_for(image_msg), matched.messages["lidar"].payload, self.extrinsics.lookup,
-            radar=None if radar is None else radar.payload, rectified=self.params["image_is_rectified"],
-            radar_fields=self.params["radar_fields"],
+            image_msg, self.camera_info_for("camera_info", image_msg), matched.messages["lidar"].payload,
+            self.extrinsics.lookup, radar=None if radar is None else radar.payload,
+            rectified=self.params["image_is_rectified"], radar_fields=self.params["radar_fields"],
         )
         if converted.nonfinite_points:
             self.stats.bad("nonfinite_points", converted.nonfinite_points)
         if converted.radar_error is not None:  # radar is optional: go on without it, loudly
             self.stats.bad("bad_radar")
-            self._warn("bad_radar", f"frame completed without radar, bad radar input (bad_radar): {converted.radar_error}")
+            self.warn("bad_radar", f"frame completed without radar, bad radar input (bad_radar): {converted.radar_error}")
         return converted.frame
 
-    def _process(self, matched: MatchedSet) -> None:
+    def process(self, matched: MatchedSet) -> None:
         image_msg = matched.messages["image"].payload
-        try:
-            frame = self._frame(matched)
-            start = time.perf_counter()
-            output = complete_frame(self.engine, frame, self.params["occlusion_window"] or None)
-            inference_ms = (time.perf_counter() - start) * 1e3
-        except BadInputError as error:
-            self._bad_input(error)
-            return
+        frame = self._frame(matched)
+        start = time.perf_counter()
+        output = complete_frame(self.engine, frame, self.params["occlusion_window"] or None)
+        inference_ms = (time.perf_counter() - start) * 1e3
         stamp_ns = stamp_to_ns(image_msg.header.stamp)
         frame_id = image_msg.header.frame_id
         depth = output.result.depth
@@ -270,50 +163,6 @@ class DepthCompletionNode(Node):
             self.pub_points.publish(xyz_to_pointcloud2(points, stamp_ns, frame_id, rgb=colors))
         latency_ms = (self.get_clock().now().nanoseconds - stamp_ns) / 1e6
         self.stats.published(latency_ms, inference_ms)
-
-    # ---- diagnostics (timer) ---------------------------------------------------------
-    def _publish_diagnostics(self) -> None:
-        snapshot = self.stats.snapshot()
-        sync = self.sync.stats()
-        warnings = self._silent_inputs()
-        values = {
-            **{k: v for k, v in snapshot.items() if v is not None},
-            "device": describe_device(self.engine.device),
-            "method": self.engine.method,
-            "drops": {**sync["drops"], "skipped_busy": self.slot.skipped},
-            "sync_resets": sync["resets"],
-        }
-        if snapshot["bad_input"]:
-            warnings.append(f"bad input: {snapshot['bad_input']}")
-        name = f"{self.get_fully_qualified_name()}: depth completion"
-        self.pub_diagnostics.publish(diagnostic_array(name, self.engine.device, values, self.get_clock().now().to_msg(), warnings))
-
-    def _silent_inputs(self) -> list[str]:
-        """Inputs silent for longer than ``no_input_warning``, logged with the likely cause."""
-        limit = self.params["no_input_warning"]
-        now = time.monotonic()
-        silent = []
-        for topic in ("image", "camera_info", "lidar/points"):
-            last = self._last_input.get(topic, self._started)
-            if now - last > limit:
-                silent.append(topic)
-                self._warn(
-                    f"silent {topic}",
-                    f"no message on '{self.resolve_topic_name(topic)}' for {now - last:.0f} s: is it published? "
-                    f"A QoS mismatch (this node subscribes with '{self.params['input_qos']}') starves a "
-                    "subscription silently; check 'ros2 topic info -v'",
-                )
-        return [f"no input on {', '.join(silent)}"] if silent else []
-
-
-def _bad_input_kind(field: str) -> str:
-    """A short counter name for the field a BadInputError names."""
-    for prefix, kind in (("Image.encoding", "wrong_encoding"), ("image", "image_size_mismatch"), ("Image", "bad_image"),
-                         ("CameraInfo", "bad_camera_info"), ("camera_info", "no_camera_info"),
-                         ("PointCloud2", "bad_cloud"), ("lidar", "empty_cloud"), ("extrinsics", "missing_extrinsics")):
-        if field.startswith(prefix):
-            return kind
-    return "other"
 
 
 def main(args: list[str] | None = None) -> None:

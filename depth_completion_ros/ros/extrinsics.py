@@ -15,25 +15,29 @@ except ImportError:
     tf2_ros = None
 
 
-def extrinsic_from_parameters(sensor: str, matrix: list[float], xyz: list[float], quaternion: list[float]) -> np.ndarray | None:
-    """T_camera_sensor from ``<sensor>_to_camera.matrix`` or ``.xyz`` + ``.quaternion``
-    parameters (the sensor's pose in the camera optical frame); None when neither is set.
+def extrinsics_from_parameters(params: dict, prefixes: dict[str, str]) -> dict[str, tuple[str, np.ndarray | None]]:
+    """sensor -> (parameter prefix, transform or None) from ``<prefix>.matrix`` (16 numbers)
+    or ``<prefix>.xyz`` + ``<prefix>.quaternion`` parameter values.
 
     Raises:
         BadInputError: malformed values, naming the parameter.
     """
-    field = f"{sensor}_to_camera"
-    if len(matrix):
-        return parse_extrinsic({"matrix": list(matrix)}, field)
-    if len(xyz) or len(quaternion):
-        return parse_extrinsic({"xyz": list(xyz), "quaternion": list(quaternion)}, field)
-    return None
+    out = {}
+    for sensor, prefix in prefixes.items():
+        matrix, xyz, quaternion = (params.get(f"{prefix}.{key}", []) for key in ("matrix", "xyz", "quaternion"))
+        T = None
+        if len(matrix):
+            T = parse_extrinsic({"matrix": list(matrix)}, prefix)
+        elif len(xyz) or len(quaternion):
+            T = parse_extrinsic({"xyz": list(xyz), "quaternion": list(quaternion)}, prefix)
+        out[sensor] = (prefix, T)
+    return out
 
 
 class ExtrinsicsSource:
     """Looks up ``T_camera_sensor``: from TF when available, else from parameters."""
 
-    def __init__(self, node: Node, from_parameters: dict[str, np.ndarray | None]) -> None:
+    def __init__(self, node: Node, from_parameters: dict[str, tuple[str, np.ndarray | None]]) -> None:
         self._from_parameters = from_parameters
         self._buffer = None
         if tf2_ros is not None:
@@ -45,7 +49,7 @@ class ExtrinsicsSource:
         return self._buffer is not None
 
     def lookup(self, sensor: str, camera_frame: str, sensor_frame: str) -> np.ndarray:
-        """(4, 4) camera <- sensor transform.
+        """(4, 4) ``T_camera_sensor`` (``camera_frame`` is the target frame of any lookup).
 
         Raises:
             BadInputError: neither TF nor the parameters know it.
@@ -57,11 +61,11 @@ class ExtrinsicsSource:
                 return transform_from_xyz_quat([v.x, v.y, v.z], [q.x, q.y, q.z, q.w])
             except tf2_ros.TransformException:
                 pass
-        fallback = self._from_parameters.get(sensor)
+        prefix, fallback = self._from_parameters[sensor]
         if fallback is None:
             raise BadInputError(
                 f"extrinsics.{sensor}",
                 f"no transform {camera_frame} <- {sensor_frame}: publish it on TF or set the "
-                f"'{sensor}_to_camera.matrix' (16 numbers) or '.xyz' + '.quaternion' parameters",
+                f"'{prefix}.matrix' (16 numbers) or '{prefix}.xyz' + '{prefix}.quaternion' parameters",
             )
         return fallback

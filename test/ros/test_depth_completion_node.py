@@ -113,6 +113,16 @@ def run_node(kitti_root: Path, tmp_path: Path, domain: int, scenario: str, frame
     return Run(manifest, depth, diagnostics, node_log, node_process.returncode)
 
 
+def assert_one_output_per_sweep(run: Run, expected_stamps: list[int]) -> None:
+    """Exactly one output per synchronized sweep, stamped with its image stamp; a sweep the
+    node had to skip because inference was still busy (a loaded CI machine) must be
+    counted as such in the diagnostics instead."""
+    skipped = int(run.last_values()["drops.skipped_busy"])
+    assert set(run.depth) <= set(expected_stamps)
+    assert len(run.depth) + skipped == len(expected_stamps), (sorted(run.depth), expected_stamps, skipped)
+    assert skipped <= len(expected_stamps) // 3
+
+
 def expected_depth(kitti_root: Path, frame_index: int) -> np.ndarray:
     frame = load_frames(kitti_root)[frame_index]
     inputs = DepthFrame(frame["rgb"], frame["camera"], frame["scan"][:, :3], frame["T_camera_lidar"])
@@ -121,9 +131,8 @@ def expected_depth(kitti_root: Path, frame_index: int) -> np.ndarray:
 
 def test_one_output_per_sweep_with_image_stamp_and_same_values_as_the_pipeline(kitti_object, tmp_path, ros_domain_id):
     run = run_node(kitti_object, tmp_path, ros_domain_id, "good", frames=6)
-    expected_stamps = sorted(e["stamp_ns"] for e in run.manifest)
-    assert sorted(run.depth) == expected_stamps  # exactly one output per sweep, image stamps
-    for entry in run.manifest[:3]:
+    assert_one_output_per_sweep(run, [e["stamp_ns"] for e in run.manifest])
+    for entry in [e for e in run.manifest if e["stamp_ns"] in run.depth][:3]:
         msg = run.depth[entry["stamp_ns"]]
         assert msg.encoding == "32FC1" and msg.header.frame_id == "camera_optical_frame"
         got = image_to_numpy(msg)
@@ -133,13 +142,12 @@ def test_one_output_per_sweep_with_image_stamp_and_same_values_as_the_pipeline(k
     assert run.node_returncode == 0 and "Traceback" not in run.node_log
     values = run.last_values()
     assert values["device"].startswith("cpu") or values["device"].startswith("cuda")
-    assert int(values["outputs"]) == 6 and int(values["drops.no_partner"]) == 0
+    assert int(values["outputs"]) == len(run.depth) and int(values["drops.no_partner"]) == 0
 
 
 def test_bad_inputs_are_logged_counted_and_never_published(kitti_object, tmp_path, ros_domain_id):
     run = run_node(kitti_object, tmp_path, ros_domain_id, "bad_inputs", frames=12)
-    expected = sorted(e["stamp_ns"] for e in run.manifest if e["expect_output"])
-    assert sorted(run.depth) == expected
+    assert_one_output_per_sweep(run, [e["stamp_ns"] for e in run.manifest if e["expect_output"]])
     values = run.last_values()
     for kind in ("wrong_encoding", "image_size_mismatch", "bad_camera_info", "bad_cloud", "empty_cloud"):
         assert int(values.get(f"bad_input.{kind}", 0)) >= 1, (kind, values)
@@ -160,20 +168,21 @@ def test_unusable_model_falls_back_loudly(kitti_object, tmp_path, ros_domain_id)
                    node_params=(f"weights:={tmp_path / 'missing.pt'}",))
     assert int(run.last_values()["bad_input.model_error"]) == 1
     assert "missing.pt" in run.node_log and "Falling back" in run.node_log
-    assert len(run.depth) == 3
+    assert_one_output_per_sweep(run, [e["stamp_ns"] for e in run.manifest])
 
 
 def test_radar_dropout_does_not_stop_outputs(kitti_object, tmp_path, ros_domain_id):
     T = ",".join(repr(float(v)) for v in load_frames(kitti_object)[0]["T_camera_lidar"].ravel())
     run = run_node(kitti_object, tmp_path, ros_domain_id, "radar_dropout", frames=8,
                    node_params=("use_radar:=true", f"radar_to_camera.matrix:=[{T}]"), radar=True)
-    assert sorted(run.depth) == sorted(e["stamp_ns"] for e in run.manifest)
+    assert_one_output_per_sweep(run, [e["stamp_ns"] for e in run.manifest])
     assert "bad_input.bad_radar" not in run.last_values() and "Traceback" not in run.node_log
 
 
 def test_time_going_backwards_resets_and_outputs_resume(kitti_object, tmp_path, ros_domain_id):
     run = run_node(kitti_object, tmp_path, ros_domain_id, "time_jump", frames=8)
-    assert sorted(run.depth) == sorted(e["stamp_ns"] for e in run.manifest)
+    assert_one_output_per_sweep(run, [e["stamp_ns"] for e in run.manifest])
+    assert any(e["stamp_ns"] in run.depth for e in run.manifest[4:])  # outputs resumed after the jump
     assert int(run.last_values()["sync_resets"]) == 1
 
 
@@ -185,6 +194,6 @@ def test_dcr_run_starts_the_configured_pipeline_and_stops_cleanly_on_sigterm(kit
     command = [str(Path(sys.executable).parent / "dcr"), "run", "--config", str(config)]
     run = run_node(kitti_object, tmp_path, ros_domain_id, "good", frames=4, command=command,
                    stop_signal=signal.SIGTERM)
-    assert sorted(run.depth) == sorted(e["stamp_ns"] for e in run.manifest)
+    assert_one_output_per_sweep(run, [e["stamp_ns"] for e in run.manifest])
     assert run.node_returncode == 0 and "Traceback" not in run.node_log
     assert "FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA" in run.node_log

@@ -1,0 +1,233 @@
+"""What every synchronized processing node of the package shares.
+
+* parameters from a :class:`ParameterSpec` table (descriptors, ranges, runtime rules);
+* QoS by parameter, logged per input at start-up, and a warning naming each input that
+  stays silent (the usual cause: a QoS mismatch);
+* the synchronizer policy (ROS-free) fed by the intake callbacks, and a
+  :class:`LatestSlot` + guard condition that run the processing in a second callback
+  group, so slow inference never blocks intake and the newest complete set wins;
+* CameraInfo caches matched to images by stamp;
+* bad input: one rate-limited log line per kind and a diagnostic counter, never a crash;
+* diagnostics at 1 Hz; a backwards clock jump (``use_sim_time``, a looping bag) resets the
+  synchronizer.
+
+Subclasses give their parameter table and implement :meth:`inputs`, :meth:`sync_config`,
+:meth:`process` and :meth:`diagnostic_values`.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections import deque
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import ParameterType
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.clock import JumpThreshold
+from rclpy.duration import Duration
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo
+
+from depth_completion_ros.errors import BadInputError
+from depth_completion_ros.pipeline.sync import ApproximateSync, LatestSlot, MatchedSet, SyncConfig
+from depth_completion_ros.ros.diagnostics import NodeStatistics, diagnostic_array
+from depth_completion_ros.ros.parameters import ParameterSpec, check_update, declare_all
+from depth_completion_ros.ros.qos import QOS_NAMES, describe_qos, qos_from_name
+from depth_completion_ros.ros.stamps import stamp_to_ns
+
+THROTTLE_S = 5.0  # at most one log line per kind of problem in this many seconds
+
+COMMON_PARAMETERS = (
+    ParameterSpec("slop", 0.05, "Largest stamp difference inside a synchronized set, seconds.", 0.0, 1.0, runtime=False),
+    ParameterSpec("queue_size", 10, "Messages kept per input while waiting for partners.", 1, 100, runtime=False),
+    ParameterSpec("input_qos", "sensor_data", "QoS of the subscriptions.", choices=QOS_NAMES, runtime=False),
+    ParameterSpec("output_qos", "reliable", "QoS of the publishers.", choices=QOS_NAMES, runtime=False),
+    ParameterSpec("qos_depth", 5, "History depth of subscriptions and publishers.", 1, 100, runtime=False),
+    ParameterSpec("no_input_warning", 5.0, "Warn when an input has been silent this long, seconds.", 0.5, 3600.0),
+)
+
+def extrinsic_parameters(prefix: str, sensor: str, target: str) -> tuple[ParameterSpec, ...]:
+    """The three parameters that give one extrinsic: ``<prefix>.matrix`` (16 numbers) or
+    ``<prefix>.xyz`` + ``<prefix>.quaternion``; used when TF has no such transform."""
+    doubles = ParameterType.PARAMETER_DOUBLE_ARRAY
+    return (
+        ParameterSpec(f"{prefix}.matrix", [], f"{sensor} pose in {target}, 16 numbers row-major "
+                      "(used when TF has no transform).", array_type=doubles, runtime=False),
+        ParameterSpec(f"{prefix}.xyz", [], f"{sensor} position in {target}, metres.", array_type=doubles,
+                      runtime=False),
+        ParameterSpec(f"{prefix}.quaternion", [], f"{sensor} orientation in {target} (x, y, z, w).",
+                      array_type=doubles, runtime=False),
+    )
+
+
+# (prefix of BadInputError.field, counter name), first match wins
+BAD_INPUT_KINDS = (
+    ("Image.encoding", "wrong_encoding"), ("image", "image_size_mismatch"), ("Image", "bad_image"),
+    ("CameraInfo", "bad_camera_info"), ("camera_info", "no_camera_info"), ("PointCloud2", "bad_cloud"),
+    ("lidar", "empty_cloud"), ("extrinsics", "missing_extrinsics"), ("stereo", "stereo_mismatch"),
+)
+
+
+def bad_input_kind(field: str) -> str:
+    """A short counter name for the field a BadInputError names."""
+    return next((kind for prefix, kind in BAD_INPUT_KINDS if field.startswith(prefix)), "other")
+
+
+class SynchronizedNode(Node):
+    """Base class; see the module docstring.
+
+    Args:
+        name: node name.
+        parameters: the node's parameter table (:data:`COMMON_PARAMETERS` included).
+    """
+
+    def __init__(self, name: str, parameters: tuple[ParameterSpec, ...], **kwargs) -> None:
+        super().__init__(name, **kwargs)
+        self.parameter_specs = parameters
+        self.params = declare_all(self, parameters)
+        self.stats = NodeStatistics()
+        inputs = self.inputs(self.params)
+        self.sync = ApproximateSync(self.sync_config(self.params))
+        self.slot = LatestSlot()
+        self._inputs = inputs
+        self._camera_infos: dict[str, deque[CameraInfo]] = {
+            topic: deque(maxlen=self.params["queue_size"]) for topic, (_, name_) in inputs.items() if name_ is None
+        }
+        self._last_input: dict[str, float] = {}
+        self._last_warning: dict[str, float] = {}
+        self._started = time.monotonic()
+
+        self.input_qos = qos_from_name(self.params["input_qos"], self.params["qos_depth"])
+        self.output_qos = qos_from_name(self.params["output_qos"], self.params["qos_depth"])
+        intake, work = MutuallyExclusiveCallbackGroup(), MutuallyExclusiveCallbackGroup()
+        for topic, (msg_type, _) in inputs.items():
+            self.create_subscription(msg_type, topic, self._intake_callback(topic), self.input_qos,
+                                     callback_group=intake)
+            self.get_logger().info(f"input '{self.resolve_topic_name(topic)}' QoS: {describe_qos(self.input_qos)}")
+        self.pub_diagnostics = self.create_publisher(DiagnosticArray, "~/diagnostics", 10)
+        self._work = self.create_guard_condition(self._process_latest, callback_group=work)
+        self.create_timer(1.0, self._publish_diagnostics)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        # use_sim_time: when /clock jumps back (a bag loops), start matching afresh.
+        self._jump_handler = self.get_clock().create_jump_callback(
+            JumpThreshold(min_forward=None, min_backward=Duration(seconds=-0.5), on_clock_change=True),
+            post_callback=lambda _jump: self.sync.reset(),
+        )
+
+    # ---- for subclasses --------------------------------------------------------------
+    def inputs(self, params: dict) -> dict[str, tuple[type, str | None]]:
+        """topic -> (message type, synchronizer input name, or None for a CameraInfo cached
+        for :meth:`camera_info_for`), given the declared parameter values."""
+        raise NotImplementedError
+
+    def sync_config(self, params: dict) -> SyncConfig:
+        """The synchronizer configuration, given the declared parameter values."""
+        raise NotImplementedError
+
+    def process(self, matched: MatchedSet) -> None:
+        """Convert, compute and publish one synchronized set (in the work callback group)."""
+        raise NotImplementedError
+
+    def diagnostic_values(self) -> dict[str, object]:
+        """Node-specific diagnostic key/values (device, method, ...)."""
+        return {}
+
+    def apply_parameters(self, updated: dict, changed: set[str]) -> None:
+        """Called after a runtime change was accepted; ``self.params`` is then ``updated``."""
+
+    # ---- shared helpers ----------------------------------------------------------------
+    def warn(self, kind: str, text: str) -> None:
+        """Log at most one line per kind every few seconds (a broken sensor floods otherwise)."""
+        now = time.monotonic()
+        if now - self._last_warning.get(kind, -np.inf) >= THROTTLE_S:
+            self._last_warning[kind] = now
+            self.get_logger().warning(text)
+
+    def bad_input(self, error: BadInputError) -> None:
+        kind = bad_input_kind(error.field)
+        self.stats.bad(kind)
+        self.warn(kind, f"dropped a frame, bad input ({kind}): {error}")
+
+    def camera_info_for(self, info_topic: str, image_msg) -> CameraInfo:
+        """The CameraInfo of ``info_topic`` with the image's stamp, else the latest one."""
+        infos = list(self._camera_infos[info_topic])
+        if not infos:
+            raise BadInputError("camera_info", f"no CameraInfo received on '{info_topic}' yet")
+        same_stamp = [info for info in infos if info.header.stamp == image_msg.header.stamp]
+        return same_stamp[-1] if same_stamp else infos[-1]
+
+    # ---- internals ---------------------------------------------------------------------
+    def _on_set_parameters(self, parameters):
+        result = check_update(self.parameter_specs, parameters)
+        if result.successful:
+            changed = {p.name for p in parameters}
+            updated = {**self.params, **{p.name: p.value for p in parameters}}
+            self.apply_parameters(updated, changed)
+            self.params = updated
+        return result
+
+    def _intake_callback(self, topic: str):
+        sync_name = self._inputs[topic][1]
+
+        def callback(msg) -> None:
+            self.stats.received(topic)
+            self._last_input[topic] = time.monotonic()
+            if sync_name is None:
+                self._camera_infos[topic].append(msg)
+                return
+            for matched in self.sync.add(sync_name, stamp_to_ns(msg.header.stamp), msg):
+                self.stats.synchronized()
+                self.slot.put(matched)
+                self._work.trigger()
+
+        return callback
+
+    def _process_latest(self) -> None:
+        matched = self.slot.take(timeout=0)
+        if matched is None:
+            return
+        try:
+            self.process(matched)
+        except BadInputError as error:
+            self.bad_input(error)
+        except Exception as error:  # a robot node must survive any single frame; say what broke
+            self.stats.bad("internal_error")
+            self.warn("internal_error", f"frame dropped, internal error (internal_error): {error!r}\n"
+                      f"{traceback.format_exc()}")
+
+    def _publish_diagnostics(self) -> None:
+        snapshot = self.stats.snapshot()
+        sync = self.sync.stats()
+        warnings = self._silent_inputs()
+        values = {
+            **{k: v for k, v in snapshot.items() if v is not None},
+            **self.diagnostic_values(),
+            "drops": {**sync["drops"], "skipped_busy": self.slot.skipped},
+            "sync_resets": sync["resets"],
+        }
+        if snapshot["bad_input"]:
+            warnings.append(f"bad input: {snapshot['bad_input']}")
+        name = f"{self.get_fully_qualified_name()}"
+        hardware = str(self.diagnostic_values().get("device", ""))
+        self.pub_diagnostics.publish(diagnostic_array(name, hardware, values, self.get_clock().now().to_msg(), warnings))
+
+    def _silent_inputs(self) -> list[str]:
+        """Inputs silent for longer than ``no_input_warning``, logged with the likely cause."""
+        limit = self.params["no_input_warning"]
+        now = time.monotonic()
+        silent = []
+        for topic, (_, sync_name) in self._inputs.items():
+            if sync_name is not None and sync_name in self.sync.config.optional:
+                continue  # optional inputs may be absent
+            last = self._last_input.get(topic, self._started)
+            if now - last > limit:
+                silent.append(topic)
+                self.warn(
+                    f"silent {topic}",
+                    f"no message on '{self.resolve_topic_name(topic)}' for {now - last:.0f} s: is it published? "
+                    f"A QoS mismatch (this node subscribes with '{self.params['input_qos']}') starves a "
+                    "subscription silently; check 'ros2 topic info -v'",
+                )
+        return [f"no input on {', '.join(silent)}"] if silent else []
