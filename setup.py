@@ -6,9 +6,10 @@ from setuptools import find_packages, setup
 PACKAGE = "depth_completion_ros"
 
 
-def share_files(folder: str, pattern: str) -> tuple[str, list[str]]:
-    """(install dir under share/, files) for one folder of data files."""
-    return (f"share/{PACKAGE}/{folder}", sorted(glob(f"{folder}/{pattern}")))
+def share_files(folder: str, pattern: str) -> list[tuple[str, list[str]]]:
+    """(install dir under share/, files) for a folder of data files and each subfolder."""
+    folders = [folder] + sorted(p for p in glob(f"{folder}/**/", recursive=True) if p.rstrip("/") != folder)
+    return [(f"share/{PACKAGE}/{f.rstrip('/')}", sorted(glob(f"{f.rstrip('/')}/{pattern}"))) for f in folders]
 
 
 setup(
@@ -19,10 +20,9 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
-        share_files("launch", "*.launch.py"),
-        share_files("config", "*.yaml"),
-        share_files("config/rigs", "*.yaml"),
-        share_files("rviz", "*.rviz"),
+        *share_files("launch", "*.launch.py"),
+        *share_files("config", "*.yaml"),
+        *share_files("rviz", "*.rviz"),
     ],
     install_requires=["setuptools"],
     zip_safe=True,
@@ -34,6 +34,7 @@ setup(
         "console_scripts": [
             "dcr = depth_completion_ros.cli.main:main",
             "depth_completion_node = depth_completion_ros.ros.depth_completion_node:main",
+            "stereo_occupancy_node = depth_completion_ros.ros.stereo_occupancy_node:main",
         ],
     },
 )

@@ -18,6 +18,7 @@ from depth_completion_ros.resources import share_dir
 # node name (the key in the parameters file) -> "module:Class"
 NODES = {
     "depth_completion": "depth_completion_ros.ros.depth_completion_node:DepthCompletionNode",
+    "stereo_occupancy": "depth_completion_ros.ros.stereo_occupancy_node:StereoOccupancyNode",
 }
 
 
@@ -55,8 +56,7 @@ def run(args: argparse.Namespace) -> int:
         args.config = share_dir() / "config" / "depth_completion.yaml"
     names = node_names(args.config)
 
-    import rclpy
-    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+    from depth_completion_ros.ros.synchronized_node import spin_nodes
 
     ros_args = ["--ros-args", "--params-file", str(args.config)]
     for remap in args.remap:
@@ -65,25 +65,14 @@ def run(args: argparse.Namespace) -> int:
         ros_args += ["-r", f"__ns:={args.namespace}"]
     if args.use_sim_time:
         ros_args += ["-p", "use_sim_time:=true"]
-    rclpy.init(args=ros_args)
-    nodes = []
-    executor = None
-    try:
-        for name in names:
-            module_name, class_name = NODES[name].split(":")
-            nodes.append(getattr(importlib.import_module(module_name), class_name)())
-        executor = MultiThreadedExecutor(num_threads=args.threads or 2 * len(nodes))
-        for node in nodes:
-            executor.add_node(node)
+    classes = []
+    for name in names:
+        module_name, class_name = NODES[name].split(":")
+        classes.append(getattr(importlib.import_module(module_name), class_name))
+
+    def announce(nodes) -> None:
         nodes[0].get_logger().info(f"dcr run: {', '.join(names)} from {args.config} "
                                    f"(FASTDDS_BUILTIN_TRANSPORTS={os.environ['FASTDDS_BUILTIN_TRANSPORTS']})")
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if executor is not None:
-            executor.shutdown()
-        for node in nodes:
-            node.destroy_node()
-        rclpy.try_shutdown()
+
+    spin_nodes(classes, ros_args, args.threads, on_start=announce)
     return 0

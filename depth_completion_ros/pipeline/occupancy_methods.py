@@ -25,6 +25,7 @@ from depth_completion_ros.geometry.transforms import invert_transform
 from depth_completion_ros.geometry.voxels import FREE, OCCUPIED, UNKNOWN, VoxelGrid
 from depth_completion_ros.pipeline.engine import resolve_device
 from depth_completion_ros.pipeline.occupancy import insert_depth, insert_points
+from depth_completion_ros.stereo.disparity import Disparity
 from depth_completion_ros.stereo.matching import StereoParams, compute_disparity
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "occdepth_small.pt"
@@ -91,6 +92,11 @@ class SgbmOccupancy:
 
     def __call__(self, frame: StereoFrame, grid: VoxelGrid) -> VoxelGrid:
         disparity = compute_disparity(frame.left, frame.right, frame.left_camera, frame.right_camera, self.params)
+        return self.from_disparity(disparity, frame, grid)
+
+    def from_disparity(self, disparity: Disparity, frame: StereoFrame, grid: VoxelGrid) -> VoxelGrid:
+        """The occupancy of an already computed disparity of ``frame`` (callers that also
+        publish the disparity compute it once)."""
         return insert_depth(grid.geometry(), disparity.to_depth(), frame.left_camera, frame.T_grid_camera,
                             max_range=self.max_range, device=resolve_device(self.device), stride=self.stride)
 

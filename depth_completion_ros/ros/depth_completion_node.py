@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import time
 
-import rclpy
 from rcl_interfaces.msg import ParameterType
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 from depth_completion_ros.errors import BadInputError
@@ -52,7 +50,12 @@ from depth_completion_ros.ros.image import depth_to_image, numpy_to_image
 from depth_completion_ros.ros.parameters import ParameterSpec
 from depth_completion_ros.ros.pointcloud import xyz_to_pointcloud2
 from depth_completion_ros.ros.stamps import stamp_to_ns
-from depth_completion_ros.ros.synchronized_node import COMMON_PARAMETERS, SynchronizedNode, extrinsic_parameters
+from depth_completion_ros.ros.synchronized_node import (
+    COMMON_PARAMETERS,
+    SynchronizedNode,
+    extrinsic_parameters,
+    spin_nodes,
+)
 
 _STRINGS = ParameterType.PARAMETER_STRING_ARRAY
 
@@ -166,18 +169,7 @@ class DepthCompletionNode(SynchronizedNode):
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = DepthCompletionNode()
-    executor = MultiThreadedExecutor(num_threads=2)  # one thread for intake, one for inference
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_nodes([DepthCompletionNode], args)
 
 
 if __name__ == "__main__":
