@@ -30,7 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gt-depth-topic", default="/camera/left/depth/ground_truth",
                         help="ground-truth depth image topic; 'none' to use --holdout-every or no ground truth")
     parser.add_argument("--gt-occupancy-topic", default=None,
-                        help="ground-truth occupancy topic (scored once the occupancy pipeline is configured)")
+                        help="ground-truth occupancy cloud (e.g. /occupancy/ground_truth): also score stereo occupancy "
+                             "(offline mode; grid from the config's stereo_occupancy grid.* parameters)")
+    parser.add_argument("--right-image-topic", default="/camera/right/image_rect")
+    parser.add_argument("--right-camera-info-topic", default="/camera/right/camera_info")
+    parser.add_argument("--occupancy-methods", default="sgbm", help="comma-separated (default: %(default)s)")
     parser.add_argument("--holdout-every", type=int, default=None, metavar="K",
                         help="without a GT topic: keep LiDAR rings with ring %% K == 0 as input, score on the rest")
     parser.add_argument("--max-frames", type=int, default=None, help="stop after N synchronized frames per bag")
@@ -40,14 +44,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from_args(args: argparse.Namespace):
-    from depth_completion_ros.ros.evaluation import EvalOptions, load_node_params
+    from depth_completion_ros.ros.evaluation import EvalOptions, load_grid, load_node_params
 
     params = load_node_params(args.config)
     methods = tuple(m for m in (args.methods or str(params.get("method", "classical"))).split(",") if m)
     gt = None if str(args.gt_depth_topic).lower() == "none" else args.gt_depth_topic
     return EvalOptions(image=args.image_topic, camera_info=args.camera_info_topic, lidar=args.lidar_topic,
                        radar=args.radar_topic, gt_depth=gt, holdout_every=args.holdout_every, methods=methods,
-                       node_params=params, max_frames=args.max_frames)
+                       node_params=params, max_frames=args.max_frames, gt_occupancy=args.gt_occupancy_topic,
+                       right_image=args.right_image_topic, right_camera_info=args.right_camera_info_topic,
+                       occupancy_methods=tuple(m for m in args.occupancy_methods.split(",") if m),
+                       grid=load_grid(args.config))
 
 
 def run(args: argparse.Namespace) -> int:

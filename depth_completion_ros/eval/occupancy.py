@@ -128,3 +128,27 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def ground_truth_from_cloud(cloud: np.ndarray, grid: VoxelGrid) -> tuple[np.ndarray, np.ndarray]:
+    """Voxel ground truth from an occupancy cloud (the simulator's and converters' layout:
+    occupied voxel centres with ``label`` raw SemanticKITTI ids and ``state``: 2 observed,
+    0 never observed).
+
+    Returns:
+        ``(labels, invalid)``: (nx, ny, nz) learning ids (0 = empty) and the bool mask of
+        occupied voxels no sensor observed. Voxels the cloud does not list count as empty
+        and valid (the cloud does not say which empty voxels were seen).
+    """
+    points = np.column_stack([cloud["x"], cloud["y"], cloud["z"]]).astype(np.float64)
+    index, inside = grid.voxel_index(points)
+    index = index[inside]
+    labels = np.zeros(grid.shape, np.uint8)
+    invalid = np.zeros(grid.shape, bool)
+    raw = cloud["label"][inside] if "label" in (cloud.dtype.names or ()) else np.full(index.shape[0], 1)
+    observed = cloud["state"][inside] == OCCUPIED if "state" in (cloud.dtype.names or ()) else np.ones(len(index), bool)
+    learned = learning_ids(np.asarray(raw)) if "label" in (cloud.dtype.names or ()) else raw.astype(np.uint8)
+    i, j, k = index.T
+    labels[i, j, k] = np.maximum(learned, 1)  # listed voxels are occupied even with an unmapped class
+    invalid[i[~observed], j[~observed], k[~observed]] = True
+    return labels, invalid

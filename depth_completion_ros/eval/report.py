@@ -8,6 +8,7 @@ import csv
 import html
 import json
 import math
+import statistics
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,12 @@ def summary_table(result: EvaluationResult) -> str:
             f"{_fmt(row['irmse_1km'], 2):>8}{_fmt(row['delta1'], 4):>8}{_fmt(row['output_coverage'], 3):>7}"
             f"{_fmt(row['inference_ms_median']):>10}{_fmt(row['latency_ms_median']):>11}"
         )
+    for name, metrics in result.occupancy.items():
+        summary = metrics.summary()
+        times = result.occupancy_ms[name]
+        lines.append(f"occupancy {name:<12}{len(times):>7} frames  IoU {summary['iou']:.3f}  precision "
+                     f"{summary['precision']:.3f}  recall {summary['recall']:.3f}  mIoU {_fmt(summary['miou'], 3)}  "
+                     f"median {statistics.median(times):.0f} ms")
     drops = ", ".join(f"{k} {v}" for k, v in sorted(result.drops.items())) or "none"
     lines.append(f"LiDAR sweeps: {result.sweeps}; drops: {drops}")
     return "\n".join(lines)
@@ -75,6 +82,10 @@ def write_report(result: EvaluationResult, out: str | Path) -> Path:
         "summary": summary_rows(result),
         "by_range": {name: [s.to_dict() for s in m.accumulator.summaries()] for name, m in result.methods.items()}
         if result.has_ground_truth else {},
+        "occupancy": {name: {**{k: (None if math.isnan(v) else v) for k, v in m.summary().items()},
+                             "frames": len(result.occupancy_ms[name]),
+                             "median_ms": statistics.median(result.occupancy_ms[name])}
+                      for name, m in result.occupancy.items()},
         "pictures": {k: Path(v).name for k, v in result.pictures.items()},
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False, default=_json_default))

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from depth_completion_ros.datasets.semantic_kitti import SSCMetrics
 from depth_completion_ros.eval.metrics import MetricAccumulator
 
 PLOT_SAMPLES_PER_FRAME = 2000  # (gt, error) pairs kept per frame for the error-vs-range plot
@@ -68,6 +69,14 @@ class EvaluationResult:
     pictures: dict[str, str] = field(default_factory=dict)
     sweeps: int = 0
     has_ground_truth: bool = False
+    occupancy: dict[str, SSCMetrics] = field(default_factory=dict)
+    occupancy_ms: dict[str, list[float]] = field(default_factory=dict)
+
+    def score_occupancy(self, method: str, predicted: np.ndarray, target: np.ndarray, invalid: np.ndarray,
+                        elapsed_ms: float) -> None:
+        """Accumulate one occupancy frame (SemanticKITTI protocol counts)."""
+        self.occupancy.setdefault(method, SSCMetrics()).add(predicted, target, invalid)
+        self.occupancy_ms.setdefault(method, []).append(elapsed_ms)
 
     def method(self, name: str) -> MethodResult:
         return self.methods.setdefault(name, MethodResult(name))
@@ -115,6 +124,11 @@ class EvaluationResult:
         for name, path in other.pictures.items():
             self.pictures.setdefault(name, path)
         self.sweeps += other.sweeps
+        for name, metrics in other.occupancy.items():
+            mine = self.occupancy.setdefault(name, SSCMetrics())
+            mine.completion += metrics.completion
+            mine.semantic += metrics.semantic
+            self.occupancy_ms.setdefault(name, []).extend(other.occupancy_ms.get(name, []))
         self.has_ground_truth = self.has_ground_truth or other.has_ground_truth
 
     def timing(self, method: str) -> dict[str, float | None]:

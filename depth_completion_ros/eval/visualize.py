@@ -96,3 +96,27 @@ def error_vs_range_plot(path: str | Path, series: dict[str, tuple[np.ndarray, np
     fig.savefig(path)
     plt.close(fig)
     return Path(path)
+
+
+def occupancy_bev(predicted: np.ndarray, target: np.ndarray, invalid: np.ndarray | None = None,
+                  scale: int = 3) -> np.ndarray:
+    """Bird's-eye view of predicted vs ground-truth occupancy (any occupied voxel in a column).
+
+    Args:
+        predicted, target: (nx, ny, nz) class ids, 0 = empty; x forward, y left.
+        invalid: (nx, ny, nz) voxels to leave out.
+
+    Returns:
+        (nx * scale, ny * scale, 3) RGB: green both, red predicted only, blue missed, grey
+        ignored; forward (+x) is up and left (+y) is left.
+    """
+    keep = np.ones(predicted.shape, bool) if invalid is None else ~invalid
+    pred = ((predicted > 0) & keep).any(axis=2)
+    true = ((target > 0) & keep).any(axis=2)
+    image = np.full((*pred.shape, 3), 24, np.uint8)
+    image[~keep.any(axis=2)] = 60
+    image[pred & true] = (60, 200, 60)
+    image[pred & ~true] = (220, 60, 60)
+    image[~pred & true] = (70, 110, 240)
+    image = image[::-1, ::-1]  # rows: +x up; columns: +y to the left
+    return np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)

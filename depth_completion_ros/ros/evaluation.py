@@ -35,11 +35,15 @@ from depth_completion_ros.datasets.bag import Bag
 from depth_completion_ros.datasets.ring_protocol import split_input_and_ground_truth
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.eval.results import EvaluationResult
-from depth_completion_ros.eval.visualize import depth_panel, save_rgb
+from depth_completion_ros.eval.occupancy import ground_truth_from_cloud, predicted_labels
+from depth_completion_ros.eval.visualize import depth_panel, occupancy_bev, save_rgb
 from depth_completion_ros.geometry.transforms import parse_extrinsic
+from depth_completion_ros.geometry.voxels import VoxelGrid
 from depth_completion_ros.pipeline.depth_frame import DepthFrame, complete_frame
 from depth_completion_ros.pipeline.engine import CompletionEngine
+from depth_completion_ros.pipeline.occupancy_methods import StereoFrame, create_occupancy_method
 from depth_completion_ros.pipeline.sync import ApproximateSync, MatchedSet, SyncConfig
+from depth_completion_ros.ros.camera_info import camera_info_to_model
 from depth_completion_ros.ros.frames import DEFAULT_RADAR_FIELDS, depth_frame_from_messages
 from depth_completion_ros.ros.image import image_to_depth, image_to_rgb
 from depth_completion_ros.ros.pointcloud import pointcloud2_to_array
@@ -70,21 +74,31 @@ class EvalOptions:
     methods: tuple[str, ...] = ("classical",)
     node_params: dict = field(default_factory=dict)
     max_frames: int | None = None
+    gt_occupancy: str | None = None
+    right_image: str = "/camera/right/image_rect"
+    right_camera_info: str = "/camera/right/camera_info"
+    occupancy_methods: tuple[str, ...] = ("sgbm",)
+    grid: VoxelGrid | None = None
 
     @property
     def input_topics(self) -> list[str]:
         return [t for t in (self.image, self.camera_info, self.lidar, self.radar) if t]
 
+    @property
+    def occupancy_topics(self) -> list[str]:
+        """Extra topics the occupancy evaluation reads (none without ``gt_occupancy``)."""
+        return [self.right_image, self.right_camera_info, self.gt_occupancy] if self.gt_occupancy else []
+
     def param(self, name: str, default):
         return self.node_params.get(name, default)
 
 
-def load_node_params(config: Path | None) -> dict:
-    """The depth_completion node's ``ros__parameters`` from a parameters file (flattened)."""
+def load_node_params(config: Path | None, node: str = "depth_completion") -> dict:
+    """A node's ``ros__parameters`` from a parameters file, flattened to dotted names."""
     if config is None:
         return {}
     document = yaml.safe_load(Path(config).read_text()) or {}
-    params = (document.get("depth_completion") or document.get("/depth_completion") or {}).get("ros__parameters", {})
+    params = (document.get(node) or document.get(f"/{node}") or {}).get("ros__parameters", {})
     flat = {}
 
     def walk(prefix: str, value) -> None:
@@ -96,6 +110,16 @@ def load_node_params(config: Path | None) -> dict:
 
     walk("", params)
     return flat
+
+
+def load_grid(config: Path | None) -> VoxelGrid | None:
+    """The stereo_occupancy node's voxel grid from a parameters file, None when not given."""
+    params = load_node_params(config, "stereo_occupancy")
+    if "grid.shape" not in params:
+        return None
+    return VoxelGrid(origin=tuple(params.get("grid.origin", (0.0, -25.6, -2.0))),
+                     resolution=float(params.get("grid.resolution", 0.2)), shape=tuple(params["grid.shape"]),
+                     frame_id=str(params.get("grid.frame_id", "base_link")))
 
 
 def extrinsics_lookup(bag: Bag, options: EvalOptions):
@@ -143,12 +167,18 @@ class _OfflineRun:
         self.engines = {m: CompletionEngine(method=m, device=device) for m in options.methods}
         self.sync = ApproximateSync(sync_config(options))
         self.infos: deque = deque(maxlen=50)
+        self.right_infos: deque = deque(maxlen=50)
         self.gts: dict[int, object] = {}
         self.pending: deque[MatchedSet] = deque()
         self.frames = 0
+        self.occupancy = _OccupancyRun(bag, options, result, pictures_dir, device) if options.gt_occupancy else None
 
     def feed(self, topic: str, stamp_ns: int, msg) -> None:
         o = self.options
+        if self.occupancy is not None and topic in (o.image, o.right_image, o.gt_occupancy, o.right_camera_info):
+            self.occupancy.feed(topic, stamp_ns, msg, self.infos, self.right_infos)
+            if topic != o.image:
+                return
         if topic == o.camera_info:
             self.infos.append(msg)
         elif topic == o.gt_depth:
@@ -160,6 +190,10 @@ class _OfflineRun:
 
     def flush(self, now_ns: int | None) -> None:
         """Process sets whose CameraInfo and ground truth are in (or can no longer come)."""
+        if self.occupancy is not None:
+            if now_ns is None:
+                self.occupancy.pending.extend(self.occupancy.sync.drain())
+            self.occupancy.flush(now_ns)
         while self.pending and (self.options.max_frames is None or self.frames < self.options.max_frames):
             matched = self.pending[0]
             image = matched.messages["image"].payload
@@ -173,18 +207,12 @@ class _OfflineRun:
         if self.options.max_frames is not None and self.frames >= self.options.max_frames:
             self.pending.clear()
 
-    def _camera_info(self, image_msg):
-        same = [i for i in self.infos if i.header.stamp == image_msg.header.stamp]
-        if not same and not self.infos:
-            raise BadInputError("camera_info", "no CameraInfo before this image")
-        return same[-1] if same else self.infos[-1]
-
     def _process(self, matched: MatchedSet) -> None:
         image = matched.messages["image"]
         o = self.options
         try:
             converted = depth_frame_from_messages(
-                image.payload, self._camera_info(image.payload), matched.messages["lidar"].payload, self.lookup,
+                image.payload, _same_stamp(self.infos, image.payload), matched.messages["lidar"].payload, self.lookup,
                 radar=matched.messages["radar"].payload if "radar" in matched.messages else None,
                 rectified=bool(o.param("image_is_rectified", True)),
                 radar_fields=o.param("radar_fields", DEFAULT_RADAR_FIELDS),
@@ -214,6 +242,71 @@ class _OfflineRun:
                 self.result.pictures[f"depth_{method}"] = str(save_rgb(self.pictures_dir / f"depth_{method}.png", panel))
 
 
+class _OccupancyRun:
+    """Occupancy methods on the bag's stereo pairs, scored against its occupancy GT cloud."""
+
+    def __init__(self, bag: Bag, options: EvalOptions, result: EvaluationResult, pictures_dir: Path | None,
+                 device: str) -> None:
+        self.bag, self.options, self.result, self.pictures_dir = bag, options, result, pictures_dir
+        self.lookup = extrinsics_lookup(bag, options)
+        self.methods = {m: create_occupancy_method(m, device=device) for m in options.occupancy_methods}
+        self.sync = ApproximateSync(SyncConfig(pivot="gt", required=("left", "right"),
+                                               slop_ns=int(float(options.param("slop", 0.05)) * 1e9)))
+        self.pending: deque[MatchedSet] = deque()
+        self.left_infos: deque = deque()
+        self.right_infos: deque = deque()
+
+    def feed(self, topic: str, stamp_ns: int, msg, left_infos, right_infos) -> None:
+        o = self.options
+        self.left_infos, self.right_infos = left_infos, right_infos
+        if topic == o.right_camera_info:
+            right_infos.append(msg)
+            return
+        name = {o.image: "left", o.right_image: "right", o.gt_occupancy: "gt"}[topic]
+        self.pending.extend(self.sync.add(name, stamp_ns, msg))
+
+    def flush(self, now_ns: int | None) -> None:
+        """Score the sets whose two CameraInfos are in (or can no longer come)."""
+        while self.pending:
+            matched = self.pending[0]
+            left, right = matched.messages["left"], matched.messages["right"]
+            ready = all(any(i.header.stamp == m.payload.header.stamp for i in infos)
+                        for m, infos in ((left, self.left_infos), (right, self.right_infos)))
+            if not ready and now_ns is not None and now_ns < max(left.stamp_ns, right.stamp_ns) + GT_WAIT_NS:
+                return
+            self.pending.popleft()
+            try:
+                self._score(matched, self.left_infos, self.right_infos)
+            except BadInputError as error:
+                self.result.count_drop("bad_occupancy_input")
+                self.result.add_problem(f"{self.bag.path.name}: occupancy: {error}")
+
+    def _score(self, matched: MatchedSet, left_infos, right_infos) -> None:
+        left, right, gt = (matched.messages[k].payload for k in ("left", "right", "gt"))
+        cloud = pointcloud2_to_array(gt, skip_nonfinite=True)
+        grid = self.options.grid or VoxelGrid(frame_id=gt.header.frame_id)
+        T_grid_camera = self.lookup("occupancy grid", gt.header.frame_id, left.header.frame_id)
+        frame = StereoFrame(image_to_rgb(left), image_to_rgb(right),
+                            camera_info_to_model(_same_stamp(left_infos, left)),
+                            camera_info_to_model(_same_stamp(right_infos, right)), T_grid_camera)
+        target, invalid = ground_truth_from_cloud(cloud, grid)
+        for name, method in self.methods.items():
+            start = time.perf_counter()
+            predicted = predicted_labels(method(frame, grid))
+            self.result.score_occupancy(name, predicted, target, invalid, (time.perf_counter() - start) * 1e3)
+            key = f"occupancy_bev_{name}"
+            if self.pictures_dir is not None and key not in self.result.pictures:
+                self.result.pictures[key] = str(save_rgb(self.pictures_dir / f"{key}.png",
+                                                         occupancy_bev(predicted, target, invalid)))
+
+
+def _same_stamp(infos, image):
+    same = [i for i in infos if i.header.stamp == image.header.stamp]
+    if not same and not infos:
+        raise BadInputError("camera_info", "no CameraInfo before this image")
+    return same[-1] if same else infos[-1]
+
+
 def evaluate_offline(bag_path: str | Path, options: EvalOptions, pictures_dir: Path | None = None) -> EvaluationResult:
     """Run the pipeline in-process on every synchronized frame of one bag.
 
@@ -225,10 +318,11 @@ def evaluate_offline(bag_path: str | Path, options: EvalOptions, pictures_dir: P
         with Bag(bag_path) as bag:
             if bag.truncated:
                 result.add_problem(bag.truncation_note)
-            bag.require(o for o in (*options.input_topics, options.gt_depth) if o)
+            bag.require(o for o in (*options.input_topics, options.gt_depth, *options.occupancy_topics) if o)
             run = _OfflineRun(bag, options, result, pictures_dir)
+            topics = [*options.input_topics, *([options.gt_depth] if options.gt_depth else []), *options.occupancy_topics]
             try:
-                for message in bag.messages([*options.input_topics, *([options.gt_depth] if options.gt_depth else [])]):
+                for message in bag.messages(topics):
                     run.feed(message.topic, message.stamp_ns, message.msg)
                     run.flush(message.log_time_ns)
                     if options.max_frames is not None and run.frames >= options.max_frames:

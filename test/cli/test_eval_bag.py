@@ -139,3 +139,22 @@ def test_ray_workers_merge_bags_into_one_report(sim_bag, tmp_path):
     metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
     assert sorted(Path(b).name for b in metrics["bags"]) == ["second", "street"]
     assert metrics["summary"][0]["frames"] == 12 and metrics["sweeps"] == 12
+
+
+def test_occupancy_is_scored_against_the_bag_ground_truth_with_a_bev_picture(sim_bag, small_rig_file, tmp_path):
+    import yaml
+
+    occupancy = yaml.safe_load(small_rig_file.read_text())["occupancy"]
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"stereo_occupancy": {"ros__parameters": {"grid": {
+        "frame_id": "velodyne", "origin": occupancy["origin"], "resolution": occupancy["resolution"],
+        "shape": occupancy["shape"]}}}}))
+    out = tmp_path / "report"
+    result = dcr("eval", str(sim_bag), "--out", str(out), "--config", str(config),
+                 "--gt-occupancy-topic", "/occupancy/ground_truth")
+    assert result.returncode == 0, result.stderr
+    assert "occupancy sgbm" in result.stdout
+    metrics = json.loads((out / "metrics.json").read_text())["occupancy"]["sgbm"]
+    assert metrics["frames"] == 6 and 0 < metrics["iou"] <= 1 and 0 < metrics["recall"] <= 1
+    assert (out / "pictures" / "occupancy_bev_sgbm.png").is_file()
+    assert "occupancy_bev_sgbm" in (out / "report.md").read_text()
