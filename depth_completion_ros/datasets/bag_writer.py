@@ -14,6 +14,9 @@ Point cloud layouts shared by every writer (little-endian, unpadded, read by fie
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -156,3 +159,62 @@ class BagWriter:
         """Serialize ``msg`` and append it with log time ``stamp_ns``."""
         self._writer.write(self._connections[topic], stamp_ns, self.factory.serialize(msg))
         self.counts[topic] += 1
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One sensor reading to convert: written by ``write(writer, stamp_ns)`` when its turn comes.
+
+    ``write`` reads the reading's file only then, so a conversion holds one reading at a time.
+    """
+
+    stamp_ns: int
+    source: str
+    write: Callable[[BagWriter, int], None]
+
+
+@dataclass
+class ConversionPlan:
+    """What a converter will write: topics, static transforms, and readings (any order).
+
+    Attributes:
+        topics: topic -> message type.
+        static: ``(T_parent_child, parent, child)`` triples for ``/tf_static``.
+        readings: the readings; :func:`write_plan` writes them in stamp order.
+    """
+
+    topics: dict[str, str]
+    static: list[tuple[np.ndarray, str, str]]
+    readings: list[Reading] = field(default_factory=list)
+
+
+def write_plan(plan: ConversionPlan, out: str | Path,
+               progress: Callable[[int], object] | None = None) -> dict[str, int]:
+    """Write ``/tf_static`` (at the first stamp), then every reading in stamp order.
+
+    If a reading fails, the partial bag is removed and the error (naming the reading's
+    file) is raised, so a failed conversion never leaves a bag that looks complete.
+
+    Returns:
+        ``{topic: message count}``.
+    """
+    readings = sorted(plan.readings, key=lambda reading: reading.stamp_ns)
+    topics = dict(plan.topics, **{TF_STATIC_TOPIC: "tf2_msgs/msg/TFMessage"})
+    writer = BagWriter(out, topics)
+    try:
+        with writer:
+            first = readings[0].stamp_ns if readings else 0
+            writer.write(TF_STATIC_TOPIC, writer.factory.tf(plan.static, first), first)
+            for reading in readings:
+                try:
+                    reading.write(writer, reading.stamp_ns)
+                except BadInputError:
+                    raise
+                except (OSError, ValueError) as error:
+                    raise BadInputError(reading.source, f"cannot convert ({error})") from None
+                if progress is not None:
+                    progress(1)
+    except BaseException:
+        shutil.rmtree(writer.path, ignore_errors=True)
+        raise
+    return writer.counts
