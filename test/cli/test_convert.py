@@ -303,3 +303,153 @@ def test_help_lists_every_converter(capsys):
         main(["convert", "--help"])
     text = capsys.readouterr().out
     assert all(kind in text for kind in ("kitti-raw", "kitti-odometry", "nuscenes"))
+
+
+NUSCENES_RADAR_HEADER = """# .PCD v0.7 - Point Cloud Data file format
+VERSION 0.7
+FIELDS x y z dyn_prop id rcs vx vy vx_comp vy_comp is_quality_valid ambig_state x_rms y_rms invalid_state pdh0 vx_rms vy_rms
+SIZE 4 4 4 1 2 4 4 4 4 4 1 1 1 1 1 1 1 1
+TYPE F F F I I F F F F F I I I I I I I I
+COUNT 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1
+WIDTH {n}
+HEIGHT 1
+VIEWPOINT 0 0 0 1 0 0 0
+POINTS {n}
+DATA binary
+"""
+RADAR_DTYPE = np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("dyn_prop", "i1"), ("id", "<i2"), ("rcs", "<f4"),
+                        ("vx", "<f4"), ("vy", "<f4"), ("vx_comp", "<f4"), ("vy_comp", "<f4")]
+                       + [(name, "i1") for name in ("is_quality_valid", "ambig_state", "x_rms", "y_rms",
+                                                    "invalid_state", "pdh0", "vx_rms", "vy_rms")])
+
+
+def write_nuscenes_radar(path: Path, n: int, seed: int) -> np.ndarray:
+    """A radar sweep in nuScenes' exact .pcd v0.7 binary layout (43 bytes a point)."""
+    rng = np.random.default_rng(seed)
+    cloud = np.zeros(n, RADAR_DTYPE)
+    for name in ("x", "y", "rcs", "vx", "vy", "vx_comp", "vy_comp"):
+        cloud[name] = rng.normal(0, 10, n)
+    cloud["id"] = np.arange(n)
+    cloud["dyn_prop"] = rng.integers(0, 7, n)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(NUSCENES_RADAR_HEADER.format(n=n).encode("ascii") + cloud.tobytes())
+    return cloud
+
+
+def _record(T: np.ndarray) -> dict:
+    xyz, (x, y, z, w) = xyz_quat_from_transform(np.asarray(T, dtype=np.float64))
+    return {"translation": xyz.tolist(), "rotation": [w, x, y, z]}
+
+
+def write_nuscenes(tmp_path: Path) -> tuple[Path, dict]:
+    """scene-0061 (2 key frames + 1 LiDAR sweep of CAM_FRONT, LIDAR_TOP, RADAR_FRONT) and an
+    empty scene-0103, from the shared key frame; the radar sweeps are written here."""
+    sample = shared_data("nuscenes_sample")
+    calib = json.loads((sample / "calib_from_pkl.json").read_text())
+    root = tmp_path / "nuscenes"
+    camera_file, lidar_file = calib["cameras"]["CAM_FRONT"]["file"], calib["lidar"]["file"]
+    links = {"samples/CAM_FRONT/" + camera_file: sample / camera_file, "samples/LIDAR_TOP/" + lidar_file: sample / lidar_file,
+             "sweeps/LIDAR_TOP/" + lidar_file: sample / lidar_file}
+    for name, target in links.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).symlink_to(target)
+    radar = [write_nuscenes_radar(root / f"samples/RADAR_FRONT/radar{i}.pcd", 30 + i, i) for i in range(2)]
+    sensors = [{"token": f"s-{ch}", "channel": ch, "modality": m}
+               for ch, m in (("CAM_FRONT", "camera"), ("LIDAR_TOP", "lidar"), ("RADAR_FRONT", "radar"))]
+    T_base_radar = np.eye(4)
+    T_base_radar[:3, 3] = [3.412, 0.0, 0.5]
+    calibrated = [dict(_record(calib["cameras"]["CAM_FRONT"]["cam2ego"]), token="c-CAM_FRONT", sensor_token="s-CAM_FRONT",
+                       camera_intrinsic=calib["cameras"]["CAM_FRONT"]["cam2img"]),
+                  dict(_record(calib["lidar"]["lidar2ego"]), token="c-LIDAR_TOP", sensor_token="s-LIDAR_TOP",
+                       camera_intrinsic=[]),
+                  dict(_record(T_base_radar), token="c-RADAR_FRONT", sensor_token="s-RADAR_FRONT", camera_intrinsic=[])]
+    t0 = int(round(calib["timestamp"] * 1e6))
+    scenes = [{"token": "scene-a", "name": "scene-0061", "first_sample_token": "k0", "last_sample_token": "k1",
+               "nbr_samples": 2}, {"token": "scene-b", "name": "scene-0103", "nbr_samples": 0}]
+    samples = [{"token": f"k{i}", "scene_token": "scene-a", "timestamp": t0 + i * 500_000} for i in range(2)]
+    data, poses = [], []
+
+    def add(token, channel, filename, stamp, key, sample_token, size=(0, 0)):
+        poses.append(dict(_record(calib["ego2global"]), token=f"p-{token}", timestamp=stamp))
+        data.append({"token": token, "sample_token": sample_token, "ego_pose_token": f"p-{token}",
+                     "calibrated_sensor_token": f"c-{channel}", "timestamp": stamp, "fileformat": filename.split(".")[-1],
+                     "is_key_frame": key, "height": size[1], "width": size[0], "filename": filename})
+
+    for i in range(2):
+        add(f"cam{i}", "CAM_FRONT", "samples/CAM_FRONT/" + camera_file, t0 + i * 500_000 - 35_000, True, f"k{i}",
+            (1600, 900))
+        add(f"lidar{i}", "LIDAR_TOP", "samples/LIDAR_TOP/" + lidar_file, t0 + i * 500_000, True, f"k{i}")
+        add(f"radar{i}", "RADAR_FRONT", f"samples/RADAR_FRONT/radar{i}.pcd", t0 + i * 500_000 + 10_000, True, f"k{i}")
+    add("sweep0", "LIDAR_TOP", "sweeps/LIDAR_TOP/" + lidar_file, t0 + 50_000, False, "k0")
+    tables = {"scene": scenes, "sample": samples, "sample_data": data, "calibrated_sensor": calibrated,
+              "ego_pose": poses, "sensor": sensors}
+    (root / "v1.0-mini").mkdir()
+    for name, table in tables.items():
+        (root / "v1.0-mini" / f"{name}.json").write_text(json.dumps(table))
+    return root, {"calib": calib, "radar": radar, "t0_ns": t0 * 1000}
+
+
+def test_nuscenes_scene_topics_stamps_and_geometry(tmp_path):
+    root, truth = write_nuscenes(tmp_path)
+    assert convert("nuscenes", str(root), "--scene", "scene-0061", "--out", str(tmp_path / "bag")) == 0
+    messages, tree = read_bag(tmp_path / "bag")
+    assert {t: len(m) for t, m in messages.items()} == {
+        "/tf_static": 1, "/tf": 7, "/CAM_FRONT/image_rect": 2, "/CAM_FRONT/camera_info": 2, "/LIDAR_TOP": 3,
+        "/RADAR_FRONT": 2}
+    t0 = truth["t0_ns"]
+    assert [m.stamp_ns for m in messages["/LIDAR_TOP"]] == [t0, t0 + 50_000_000, t0 + 500_000_000]
+    assert [m.stamp_ns for m in messages["/CAM_FRONT/camera_info"]] == [t0 - 35_000_000, t0 + 465_000_000]
+    assert messages["/LIDAR_TOP"][0].frame_id == "lidar_top"
+
+    lidar = pointcloud.pointcloud2_to_array(messages["/LIDAR_TOP"][0].msg)
+    sample = shared_data("nuscenes_sample")
+    points = np.fromfile(sample / truth["calib"]["lidar"]["file"], "<f4").reshape(-1, 5)
+    np.testing.assert_array_equal(lidar["z"], points[:, 2])
+    np.testing.assert_array_equal(lidar["ring"], points[:, 4].astype(np.uint16))
+    radar = pointcloud.pointcloud2_to_array(messages["/RADAR_FRONT"][1].msg)
+    assert radar.dtype.names == RADAR_DTYPE.names
+    for name in ("x", "rcs", "vx_comp", "id", "dyn_prop"):
+        np.testing.assert_array_equal(radar[name], truth["radar"][1][name])
+
+    # the bag's CameraInfo + /tf_static reproduce the calibration: camera <- ego <- LiDAR (the
+    # sample's own lidar2cam also holds the ego motion between the two stamps, which /tf carries)
+    camera = truth["calib"]["cameras"]["CAM_FRONT"]
+    frame = messages["/CAM_FRONT/image_rect"][0].frame_id
+    T_bag = tree.lookup(frame, "lidar_top")
+    T_camera_lidar = invert_transform(np.array(camera["cam2ego"])) @ np.array(truth["calib"]["lidar"]["lidar2ego"])
+    np.testing.assert_allclose(T_bag, T_camera_lidar, atol=1e-6)
+    np.testing.assert_allclose(T_bag[:3, :3], np.array(camera["lidar2cam"])[:3, :3], atol=2e-3)
+    model = camera_info.camera_info_to_model(messages["/CAM_FRONT/camera_info"][0].msg)
+    xyz = points[:, :3].astype(np.float64)
+    uv_bag, depth_bag = project(model, xyz, T_bag)
+    uv, depth = project(model.__class__(width=1600, height=900, K=camera["cam2img"]), xyz, T_camera_lidar)
+    inside = (depth > 1.0) & np.all((uv >= 0) & (uv < [1600, 900]), axis=1)
+    assert inside.sum() > 1000
+    np.testing.assert_allclose(uv_bag[inside], uv[inside], atol=1e-3)
+    np.testing.assert_allclose(depth_bag[inside], depth[inside], atol=1e-4)
+    rgb = ros_image.image_to_rgb(messages["/CAM_FRONT/image_rect"][0].msg)
+    np.testing.assert_array_equal(rgb, cv2.imread(str(sample / camera["file"]))[:, :, ::-1])
+
+
+def test_nuscenes_keyframes_only_and_bad_input(tmp_path, capsys):
+    root, _ = write_nuscenes(tmp_path)
+    assert convert("nuscenes", str(root), "--scene", "scene-0061", "--keyframes-only", "--out",
+                   str(tmp_path / "key")) == 0
+    messages, _ = read_bag(tmp_path / "key")
+    assert len(messages["/LIDAR_TOP"]) == 2
+    for args, expected in (
+            (["--scene", "scene-9999"], "has no scene 'scene-9999'; it has: scene-0061, scene-0103"),
+            (["--scene", "scene-0103"], "has no sample_data for scene 'scene-0103'"),
+            (["--scene", "scene-0061", "--version", "v1.0-trainval"], "v1.0-trainval: not found")):
+        assert convert("nuscenes", str(root), *args, "--out", str(tmp_path / "bag")) == 2
+        assert expected in _error(capsys)
+    (root / "sweeps" / "LIDAR_TOP").rename(root / "elsewhere")
+    assert convert("nuscenes", str(root), "--scene", "scene-0061", "--out", str(tmp_path / "bag")) == 2
+    assert "--keyframes-only" in _error(capsys)
+    (root / "samples" / "RADAR_FRONT" / "radar1.pcd").write_bytes(NUSCENES_RADAR_HEADER.format(n=5).encode() + b"\0" * 9)
+    assert convert("nuscenes", str(root), "--scene", "scene-0061", "--keyframes-only", "--out", str(tmp_path / "bag")) == 2
+    assert "radar1.pcd: has 9 data bytes" in _error(capsys)
+    (root / "v1.0-mini" / "ego_pose.json").unlink()
+    assert convert("nuscenes", str(root), "--scene", "scene-0061", "--out", str(tmp_path / "bag")) == 2
+    assert "ego_pose.json: not found" in _error(capsys)
+    assert not (tmp_path / "bag").exists()
