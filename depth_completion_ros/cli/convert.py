@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         plan = _plan(args)
-        with tqdm(total=len(plan.readings), desc=f"dcr convert {args.kind}", unit="msg") as bar:
+        with tqdm(total=len(plan.readings), desc=f"dcr convert {args.kind}", unit="reading") as bar:
             counts = write_plan(plan, args.out, bar.update)
     except BadInputError as error:
         print(f"dcr convert: {error}", file=sys.stderr)
