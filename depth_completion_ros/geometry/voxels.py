@@ -20,6 +20,7 @@ import numpy as np
 from depth_completion_ros.errors import BadInputError
 
 UNKNOWN, FREE, OCCUPIED = 0, 1, 2
+IGNORE_LABEL = 255  # SemanticKITTI: a voxel excluded from evaluation
 
 
 @dataclass(frozen=True)
