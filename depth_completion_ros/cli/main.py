@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("depth_completion_ros.cli.run", "start the configured nodes in one process (no ros2 launch needed)"),
     "replay": ("depth_completion_ros.cli.replay", "publish a bag into live ROS 2 topics, optionally recording outputs"),
     "eval": ("depth_completion_ros.cli.eval_bag", "evaluate depth on recorded bags (offline or live) and write a report"),
+    "convert": ("depth_completion_ros.cli.convert", "convert KITTI raw / odometry (+SemanticKITTI) or nuScenes to an MCAP bag"),
     "demo": ("depth_completion_ros.cli.demo", "run the end-to-end demo on generated data (no robot, no downloads)"),
     "complete": ("depth_completion_ros.cli.complete", "dense depth for a folder in the KITTI depth-completion layout"),
     "evaluate": ("depth_completion_ros.cli.evaluate", "KITTI depth metrics of predicted depth PNGs against ground truth"),

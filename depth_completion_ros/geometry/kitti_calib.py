@@ -143,3 +143,35 @@ def load_raw_calib(cam_to_cam_path: str | Path, velo_to_cam_path: str | Path) ->
         D={i: cam[f"D_0{i}"] for i in cams if f"D_0{i}" in cam},
         source=source,
     )
+
+
+def camera_in_own_frame(
+    calib: KittiCalibration, index: int, width: int | None = None, height: int | None = None,
+    stereo_left: int | None = None,
+) -> tuple[CameraModel, np.ndarray]:
+    """Camera ``index`` as a ROS driver publishes a rectified camera: in its own frame.
+
+    KITTI's ``P_rect_i = K_i [I | t_i]`` takes points of the rectified camera-0 frame, so
+    camera ``i``'s rectified optical frame is that frame shifted by ``t_i``. In it the
+    camera is ``R = I``, ``P = [K_i | 0]``; for the right camera of a stereo pair (give
+    ``stereo_left``) ``P[0, 3] = -fx B`` and ``P[1, 3] = -fy B_y``, the CameraInfo stereo
+    convention, with ``B`` (``B_y``) the horizontal (vertical) offset from the left camera,
+    so that P takes the left camera's points (exact up to the offset along the optical
+    axis, which a CameraInfo cannot hold: 0.4 mm for KITTI's colour pair).
+
+    Returns:
+        (model, (4, 4) ``T_camera_velo``): projecting Velodyne points with them gives the
+        pixels and depths of ``calib.camera(index)`` with ``calib.T_cam0_velo``.
+    """
+    def offset(i: int) -> np.ndarray:
+        P = calib.P_rect[i]
+        return np.linalg.solve(P[:, :3], P[:, 3])
+
+    model = calib.camera(index, width, height)
+    K = model.P[:, :3]
+    P = np.hstack([K, np.zeros((3, 1))])
+    if stereo_left is not None:  # Tx = -fx B, Ty = -fy B_y; Tz must be 0 in a CameraInfo
+        P[:2, 3] = K[:2, :2] @ (offset(index) - offset(stereo_left))[:2]
+    T_rect0_cam0 = make_transform(calib.R_rect, np.zeros(3))
+    T_camera_velo = make_transform(np.eye(3), offset(index)) @ T_rect0_cam0 @ calib.T_cam0_velo
+    return CameraModel(width=model.width, height=model.height, K=K, P=P), T_camera_velo

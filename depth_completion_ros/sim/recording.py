@@ -50,26 +50,22 @@ from pathlib import Path
 import cv2
 import numpy as np
 import yaml
-from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
-from rosbags.rosbag2 import StoragePlugin, Writer
-from rosbags.typesys import Stores, get_typestore
 
+# LIDAR_DTYPE and OCCUPANCY_DTYPE are re-exported: the bag layout is documented here.
+from depth_completion_ros.datasets.bag_writer import LIDAR_DTYPE, OCCUPANCY_DTYPE, BagWriter, occupancy_cloud  # noqa: F401
+from depth_completion_ros.datasets.bag_writer import lidar_cloud as shared_lidar_cloud
 from depth_completion_ros.datasets.kitti import write_depth_png
-from depth_completion_ros.geometry.camera import CameraModel
 from depth_completion_ros.geometry.projection import points_to_sparse_depth
 from depth_completion_ros.geometry.transforms import compose, invert_transform, xyz_quat_from_transform
 from depth_completion_ros.geometry.voxels import OCCUPIED, UNKNOWN
 from depth_completion_ros.sim import labels as class_labels
 from depth_completion_ros.sim.lidar import LidarScan
-from depth_completion_ros.sim.occupancy import OccupancyGroundTruth, touches
 from depth_completion_ros.sim.radar import RADAR_FIELDS, RadarScan
 from depth_completion_ros.sim.simulator import Simulator
 
 BAG_START_NS = 1_700_000_000 * 10**9  # a fixed epoch: bags are reproducible byte for byte
 ODOM_FRAME = "odom"
-LIDAR_DTYPE = np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("intensity", "<f4"), ("ring", "<u2")])
 RADAR_DTYPE = np.dtype([(name, "<f4") for name in RADAR_FIELDS])
-OCCUPANCY_DTYPE = np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("label", "<u2"), ("state", "u1")])
 BAG_TOPICS = {
     "tf_static": ("/tf_static", "tf2_msgs/msg/TFMessage"),
     "tf": ("/tf", "tf2_msgs/msg/TFMessage"),
@@ -83,91 +79,16 @@ BAG_TOPICS = {
     "radar": ("/radar/points", "sensor_msgs/msg/PointCloud2"),
     "occupancy": ("/occupancy/ground_truth", "sensor_msgs/msg/PointCloud2"),
 }
-# /tf_static is latched (transient local), as tf2's static broadcaster publishes it.
-_LATCHED = Qos(QosHistory.KEEP_LAST, 1, QosReliability.RELIABLE, QosDurability.TRANSIENT_LOCAL, QosTime(0, 0),
-               QosTime(0, 0), QosLiveliness.AUTOMATIC, QosTime(0, 0), False)
-_POINTFIELD_DATATYPES = {np.dtype("i1"): 1, np.dtype("u1"): 2, np.dtype("<i2"): 3, np.dtype("<u2"): 4,
-                         np.dtype("<i4"): 5, np.dtype("<u4"): 6, np.dtype("<f4"): 7, np.dtype("<f8"): 8}
 
 
 def lidar_cloud(scan: LidarScan) -> np.ndarray:
     """(N,) :data:`LIDAR_DTYPE` structured array of a scan."""
-    cloud = np.empty(scan.points.shape[0], dtype=LIDAR_DTYPE)
-    for i, name in enumerate(("x", "y", "z", "intensity")):
-        cloud[name] = scan.points[:, i]
-    cloud["ring"] = scan.points[:, 4].astype(np.uint16)
-    return cloud
+    return shared_lidar_cloud(scan.points, scan.points[:, 4])
 
 
 def radar_cloud(scan: RadarScan) -> np.ndarray:
     """(M,) :data:`RADAR_DTYPE` structured array of a radar sweep."""
     return np.ascontiguousarray(scan.points, dtype="<f4").view(RADAR_DTYPE).reshape(-1)
-
-
-def occupancy_cloud(occupancy: OccupancyGroundTruth) -> np.ndarray:
-    """(K,) :data:`OCCUPANCY_DTYPE` structured array of the centres of the occupied voxels
-    that have an empty 6-neighbour (solid interiors are left out)."""
-    occupied = occupancy.labels > 0
-    index = np.flatnonzero(occupied & touches(~occupied))
-    centres = occupancy.grid.centres().reshape(-1, 3)[index]
-    cloud = np.empty(index.size, dtype=OCCUPANCY_DTYPE)
-    cloud["x"], cloud["y"], cloud["z"] = centres[:, 0], centres[:, 1], centres[:, 2]
-    cloud["label"] = occupancy.labels.reshape(-1)[index]
-    cloud["state"] = np.where(occupancy.invalid.reshape(-1)[index], UNKNOWN, OCCUPIED)
-    return cloud
-
-
-class _MessageFactory:
-    """Builds ROS 2 messages as rosbags typestore classes and serializes them to CDR."""
-
-    def __init__(self) -> None:
-        self.store = get_typestore(Stores.ROS2_JAZZY)
-        self.types = self.store.types
-
-    def header(self, stamp_ns: int, frame_id: str):
-        time = self.types["builtin_interfaces/msg/Time"](sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9)
-        return self.types["std_msgs/msg/Header"](stamp=time, frame_id=frame_id)
-
-    def image(self, array: np.ndarray, encoding: str, stamp_ns: int, frame_id: str):
-        array = np.ascontiguousarray(array)
-        return self.types["sensor_msgs/msg/Image"](
-            header=self.header(stamp_ns, frame_id), height=array.shape[0], width=array.shape[1], encoding=encoding,
-            is_bigendian=0, step=array.strides[0], data=array.view(np.uint8).reshape(-1))
-
-    def camera_info(self, camera: CameraModel, stamp_ns: int, frame_id: str):
-        roi = self.types["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0,
-                                                              do_rectify=False)
-        return self.types["sensor_msgs/msg/CameraInfo"](
-            header=self.header(stamp_ns, frame_id), height=camera.height, width=camera.width,
-            distortion_model="plumb_bob", d=np.zeros(5), k=camera.K.reshape(-1).copy(), r=camera.R.reshape(-1).copy(),
-            p=camera.P.reshape(-1).copy(), binning_x=0, binning_y=0, roi=roi)
-
-    def pointcloud(self, cloud: np.ndarray, stamp_ns: int, frame_id: str):
-        PointField = self.types["sensor_msgs/msg/PointField"]
-        fields = [PointField(name=name, offset=cloud.dtype.fields[name][1],
-                             datatype=_POINTFIELD_DATATYPES[cloud.dtype.fields[name][0]], count=1)
-                  for name in cloud.dtype.names]
-        return self.types["sensor_msgs/msg/PointCloud2"](
-            header=self.header(stamp_ns, frame_id), height=1, width=cloud.shape[0], fields=fields,
-            is_bigendian=False, point_step=cloud.dtype.itemsize, row_step=cloud.dtype.itemsize * cloud.shape[0],
-            data=np.ascontiguousarray(cloud).view(np.uint8).reshape(-1), is_dense=True)
-
-    def tf(self, transforms: list[tuple[np.ndarray, str, str]], stamp_ns: int):
-        """A TFMessage of ``(T_parent_child, parent, child)`` triples."""
-        t = self.types
-        stamped = []
-        for T, parent, child in transforms:
-            xyz, q = xyz_quat_from_transform(T)
-            transform = t["geometry_msgs/msg/Transform"](
-                translation=t["geometry_msgs/msg/Vector3"](x=float(xyz[0]), y=float(xyz[1]), z=float(xyz[2])),
-                rotation=t["geometry_msgs/msg/Quaternion"](x=float(q[0]), y=float(q[1]), z=float(q[2]),
-                                                          w=float(q[3])))
-            stamped.append(t["geometry_msgs/msg/TransformStamped"](header=self.header(stamp_ns, parent),
-                                                                   child_frame_id=child, transform=transform))
-        return t["tf2_msgs/msg/TFMessage"](transforms=stamped)
-
-    def serialize(self, msg) -> bytes:
-        return self.store.serialize_cdr(msg, msg.__msgtype__)
 
 
 def rig_description(simulator: Simulator) -> dict:
@@ -217,20 +138,15 @@ def write_bag(simulator: Simulator, out: str | Path, duration: float,
         ``{topic: message count}``.
     """
     out = Path(out)
-    factory = _MessageFactory()
     rig = simulator.rig
     ids = rig.frame_ids
     stamps = simulator.sensor_stamps(duration)
     events = sorted((float(t), sensor) for sensor, times in stamps.items() for t in times)
-    counts = {topic: 0 for topic, _ in BAG_TOPICS.values()}
-    with Writer(out, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
-        connections = {key: writer.add_connection(topic, msgtype, typestore=factory.store,
-                                                  offered_qos_profiles=[_LATCHED] if key == "tf_static" else [])
-                       for key, (topic, msgtype) in BAG_TOPICS.items()}
+    with BagWriter(out, dict(BAG_TOPICS.values())) as writer:
+        factory = writer.factory
 
         def write(key: str, msg, stamp_ns: int) -> None:
-            writer.write(connections[key], stamp_ns, factory.serialize(msg))
-            counts[BAG_TOPICS[key][0]] += 1
+            writer.write(BAG_TOPICS[key][0], msg, stamp_ns)
 
         static = [(T, ids["base"], ids[sensor]) for sensor, T in rig.extrinsics().items()]
         write("tf_static", factory.tf(static, BAG_START_NS), BAG_START_NS)
@@ -254,7 +170,7 @@ def write_bag(simulator: Simulator, out: str | Path, duration: float,
             if progress is not None:
                 progress(1)
     _write_rig_yaml(simulator, out)
-    return counts
+    return writer.counts
 
 
 def write_kitti(simulator: Simulator, out: str | Path, frames: int,
