@@ -70,17 +70,20 @@ def run(args: argparse.Namespace) -> int:
     pictures = args.out / "pictures"
     pictures.mkdir(parents=True, exist_ok=True)
     result = EvaluationResult(args.mode)
-    if args.mode == "live":
-        for bag in _progress(args.bags):
-            result.merge(evaluation.evaluate_live(bag, options, args.out / "live", args.rate, pictures))
-    elif args.workers > 1 and len(args.bags) > 1:
+    if args.workers > 1 and len(args.bags) > 1 and args.mode == "offline":
         from depth_completion_ros.cli.ray_pool import map_bags
 
         for part in map_bags(args.bags, options, pictures, args.workers, args.ray_address):
             result.merge(part)
     else:
         for bag in _progress(args.bags):
-            result.merge(evaluation.evaluate_offline(bag, options, pictures))
+            try:
+                if args.mode == "live":
+                    result.merge(evaluation.evaluate_live(bag, options, args.out / "live", args.rate, pictures))
+                else:
+                    result.merge(evaluation.evaluate_offline(bag, options, pictures))
+            except Exception as error:  # one broken recording must not lose the others' report
+                result.add_problem(f"{bag}: evaluation failed: {error!r}")
     report = write_report(result, args.out)
     print(summary_table(result))
     for problem in result.problems:

@@ -17,8 +17,14 @@ from depth_completion_ros.ros.stamps import make_header
 _FIELD_NAMES = {"K": "k", "D": "d", "R": "r", "P": "p", "distortion_model": "distortion_model"}
 
 
+def _matrix(msg, name: str):
+    """A CameraInfo array field: ROS 2 spells them d, k, r, p; ROS 1 (bags) D, K, R, P."""
+    value = getattr(msg, name, None)
+    return np.asarray(getattr(msg, name.upper()) if value is None else value, dtype=np.float64)
+
+
 def camera_info_to_model(msg, rectified: bool = True) -> CameraModel:
-    """The camera described by a CameraInfo.
+    """The camera described by a CameraInfo (ROS 2, or ROS 1 from a bag).
 
     Args:
         rectified: whether the images that go with it are rectified (``image_rect``:
@@ -32,11 +38,11 @@ def camera_info_to_model(msg, rectified: bool = True) -> CameraModel:
         return CameraModel(
             width=int(msg.width),
             height=int(msg.height),
-            K=np.asarray(msg.k, dtype=np.float64),
-            D=np.asarray(msg.d, dtype=np.float64),
+            K=_matrix(msg, "k"),
+            D=_matrix(msg, "d"),
             distortion_model=msg.distortion_model,
-            R=np.asarray(msg.r, dtype=np.float64),
-            P=np.asarray(msg.p, dtype=np.float64),
+            R=_matrix(msg, "r"),
+            P=_matrix(msg, "p"),
             binning_x=int(msg.binning_x),
             binning_y=int(msg.binning_y),
             roi=RegionOfInterest(

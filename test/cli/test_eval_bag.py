@@ -158,3 +158,43 @@ def test_occupancy_is_scored_against_the_bag_ground_truth_with_a_bev_picture(sim
     assert metrics["frames"] == 6 and 0 < metrics["iou"] <= 1 and 0 < metrics["recall"] <= 1
     assert (out / "pictures" / "occupancy_bev_sgbm.png").is_file()
     assert "occupancy_bev_sgbm" in (out / "report.md").read_text()
+
+
+def write_as(source: Path, out: Path, kind: str) -> Path:
+    """The bag rewritten as ROS 2 sqlite3 or ROS 1 (without /tf: TFMessage has no ROS 1 twin here)."""
+    from rosbags.rosbag1 import Writer as Ros1Writer
+
+    jazzy = get_typestore(Stores.ROS2_JAZZY)
+    noetic = get_typestore(Stores.ROS1_NOETIC)
+    with Bag(source) as bag:
+        topics = {t: m for t, (m, _) in bag.topics.items() if not m.startswith("tf2_msgs")}
+        if kind == "sqlite3":
+            writer = Writer(out, version=9, storage_plugin=StoragePlugin.SQLITE3)
+        else:
+            writer = Ros1Writer(out)
+        with writer:
+            connections = {t: writer.add_connection(t, m, typestore=jazzy if kind == "sqlite3" else noetic)
+                           for t, m in topics.items()}
+            for message in bag.messages(list(topics), deserialize=False):
+                raw = message.raw if kind == "sqlite3" else jazzy.cdr_to_ros1(message.raw, message.msgtype)
+                writer.write(connections[message.topic], message.log_time_ns, raw)
+    return out
+
+
+@pytest.mark.parametrize("kind", ["sqlite3", "ros1"])
+def test_sqlite3_and_ros1_bags_give_the_same_metrics(sim_bag, offline_report, tmp_path, kind):
+    import yaml
+
+    with Bag(sim_bag) as bag:
+        T = bag.static_transforms().lookup("camera_left_optical_frame", "velodyne")
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"depth_completion": {"ros__parameters": {
+        "lidar_to_camera": {"matrix": [float(v) for v in T.ravel()]}}}}))
+    other = write_as(sim_bag, tmp_path / ("bag_sqlite3" if kind == "sqlite3" else "bag.bag"), kind)
+    result = dcr("eval", str(other), "--out", str(tmp_path / "report"), "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    got = {stamp: v for (method, stamp), v in per_frame_rmse(tmp_path / "report").items()}
+    want = {stamp: v for (method, stamp), v in per_frame_rmse(offline_report).items() if method == "classical"}
+    assert got.keys() == want.keys()
+    for stamp in got:
+        assert got[stamp] == pytest.approx(want[stamp], rel=1e-9)
