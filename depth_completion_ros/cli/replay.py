@@ -24,6 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--record-topics", nargs="+", default=["/depth:sensor_msgs/msg/Image"],
                         metavar="TOPIC:TYPE", help="what --record records (default: %(default)s)")
     parser.add_argument("--no-clock", action="store_true", help="do not publish /clock")
+    parser.add_argument("--wait", type=float, default=0.0, metavar="S",
+                        help="first wait up to S seconds until every replayed topic has a subscriber (default: 0)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
         if args.record:
             recorder = TopicRecorder(node, args.record, dict(t.rsplit(":", 1) for t in args.record_topics))
         spinner.start()
+        if args.wait > 0 and not replayer.wait_for_subscribers(list(replayer.publishers), args.wait):
+            print(f"dcr replay: some topics still have no subscriber after {args.wait:g} s; playing anyway")
         while True:
             count = replayer.play(stop=stop)
             print(f"dcr replay: published {count} messages from {args.bag}")
@@ -65,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
         pass
     finally:
         stop.set()
+        if spinner.is_alive():
+            spinner.join(5)
         if recorder is not None:
             recorder.close()
             print(f"dcr replay: recorded {recorder.counts} into {args.record}")

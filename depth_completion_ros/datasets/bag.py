@@ -171,12 +171,17 @@ class Bag:
         """topic -> (message type, message count)."""
         return self._source.topics
 
-    def require(self, topics: Iterable[str]) -> None:
-        """Raise a one-line error naming the first topic the bag does not have."""
+    def require(self, topics: Iterable[str], types: dict[str, str] | None = None) -> None:
+        """Raise a one-line error naming the first topic the bag does not have, or whose
+        message type is not the one given in ``types`` (topic -> ``pkg/msg/Name``)."""
         for topic in topics:
             if topic not in self.topics:
                 have = ", ".join(f"{t} ({m})" for t, (m, _) in sorted(self.topics.items()))
                 raise BadInputError(str(self.path), f"has no topic '{topic}'; it has: {have}")
+            expected = (types or {}).get(topic)
+            if expected and self.topics[topic][0] != expected:
+                raise BadInputError(str(self.path), f"topic '{topic}' carries {self.topics[topic][0]}, expected "
+                                    f"{expected} (convert or republish it, e.g. decompress CompressedImage)")
 
     def messages(self, topics: Iterable[str] | None = None, deserialize: bool = True) -> Iterator[BagMessage]:
         """Stream the messages of ``topics`` (all when None) in log-time order.

@@ -45,13 +45,13 @@ def summary_rows(result: EvaluationResult) -> list[dict]:
 def summary_table(result: EvaluationResult) -> str:
     """Fixed-width comparison table printed at the end of ``dcr eval`` and the demo."""
     header = f"{'method':<22}{'frames':>7}{'RMSE mm':>10}{'MAE mm':>9}{'iRMSE':>8}{'d<1.25':>8}{'cover':>7}" \
-             f"{'infer ms':>10}{'latency ms':>11}"
+             f"{'infer ms':>10}{'latency ms':>11}{'p95':>7}"
     lines = [header]
     for row in summary_rows(result):
         lines.append(
             f"{row['method']:<22}{row['frames']:>7}{_fmt(row['rmse_mm']):>10}{_fmt(row['mae_mm']):>9}"
             f"{_fmt(row['irmse_1km'], 2):>8}{_fmt(row['delta1'], 4):>8}{_fmt(row['output_coverage'], 3):>7}"
-            f"{_fmt(row['inference_ms_median']):>10}{_fmt(row['latency_ms_median']):>11}"
+            f"{_fmt(row['inference_ms_median']):>10}{_fmt(row['latency_ms_median']):>11}{_fmt(row['latency_ms_p95']):>7}"
         )
     for name, metrics in result.occupancy.items():
         summary = metrics.summary()
@@ -126,11 +126,27 @@ def _markdown(result: EvaluationResult) -> str:
             lines += [f"## {name}: metrics by range", "", "```", format_table(method.accumulator.summaries()), "```", ""]
     else:
         lines += ["No ground truth in these recordings: only timing, drops and coverage are reported.", ""]
+    lines += ["## Per frame", "", "```", _frames_table(result), "```", ""]
     if result.problems:
         lines += ["## Problems", ""] + [f"- {p}" for p in result.problems] + [""]
     for name, path in result.pictures.items():
         lines += [f"## {name.replace('_', ' ')}", "", f"![{name}]({Path(path).name})", ""]
     lines += ["Per-frame values: `frames.csv`; everything above as JSON: `metrics.json`.", ""]
+    return "\n".join(lines)
+
+
+def _frames_table(result: EvaluationResult, limit: int = 200) -> str:
+    """One line per output frame (the first ``limit``; all of them are in frames.csv)."""
+    lines = [f"{'bag':<24}{'stamp (s)':>20} {'method':<20}{'RMSE mm':>9}{'MAE mm':>8}{'cover':>7}{'infer ms':>9}"
+             f"{'latency ms':>11}"]
+    records = [r for m in result.methods.values() for r in m.records]
+    for r in sorted(records, key=lambda r: (r.bag, r.stamp_ns, r.method))[:limit]:
+        overall = r.metrics.get("all", {})
+        lines.append(f"{Path(r.bag).name[:23]:<24}{r.stamp_ns / 1e9:>20.3f} {r.method:<20}"
+                     f"{_fmt(overall.get('rmse_mm')):>9}{_fmt(overall.get('mae_mm')):>8}{r.output_coverage:>7.3f}"
+                     f"{_fmt(r.inference_ms):>9}{_fmt(r.latency_ms):>11}")
+    if len(records) > limit:
+        lines.append(f"... {len(records) - limit} more in frames.csv")
     return "\n".join(lines)
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from tqdm import tqdm
 
 from depth_completion_ros.datasets.bag import Bag
 from depth_completion_ros.datasets.ring_protocol import split_input_and_ground_truth
@@ -83,6 +84,15 @@ class EvalOptions:
     @property
     def input_topics(self) -> list[str]:
         return [t for t in (self.image, self.camera_info, self.lidar, self.radar) if t]
+
+    @property
+    def topic_types(self) -> dict[str, str]:
+        """The message type each configured topic must carry."""
+        image, info, cloud = "sensor_msgs/msg/Image", "sensor_msgs/msg/CameraInfo", "sensor_msgs/msg/PointCloud2"
+        types = {self.image: image, self.camera_info: info, self.lidar: cloud, self.radar: cloud,
+                 self.gt_depth: image, self.right_image: image, self.right_camera_info: info,
+                 self.gt_occupancy: cloud}
+        return {topic: kind for topic, kind in types.items() if topic}
 
     @property
     def occupancy_topics(self) -> list[str]:
@@ -318,16 +328,21 @@ def evaluate_offline(bag_path: str | Path, options: EvalOptions, pictures_dir: P
         with Bag(bag_path) as bag:
             if bag.truncated:
                 result.add_problem(bag.truncation_note)
-            bag.require(o for o in (*options.input_topics, options.gt_depth, *options.occupancy_topics) if o)
+            bag.require((o for o in (*options.input_topics, options.gt_depth, *options.occupancy_topics) if o),
+                        options.topic_types)
             run = _OfflineRun(bag, options, result, pictures_dir)
             topics = [*options.input_topics, *([options.gt_depth] if options.gt_depth else []), *options.occupancy_topics]
+            progress = tqdm(total=bag.topics[options.lidar][1], desc=f"{bag.path.name} (offline)", unit="sweep",
+                            leave=False, disable=None)
             try:
                 for message in bag.messages(topics):
+                    progress.update(message.topic == options.lidar)
                     run.feed(message.topic, message.stamp_ns, message.msg)
                     run.flush(message.log_time_ns)
                     if options.max_frames is not None and run.frames >= options.max_frames:
                         break
             finally:
+                progress.close()
                 run.pending.extend(run.sync.drain())
                 run.flush(None)
                 for reason, count in run.sync.stats()["drops"].items():
@@ -363,7 +378,7 @@ def evaluate_live(bag_path: str | Path, options: EvalOptions, out_dir: Path, rat
         if bag.truncated:
             result.add_problem(bag.truncation_note)
         try:
-            bag.require(o for o in (*options.input_topics, options.gt_depth) if o)
+            bag.require((o for o in (*options.input_topics, options.gt_depth) if o), options.topic_types)
         except BadInputError as error:
             result.add_problem(str(error))
             return result

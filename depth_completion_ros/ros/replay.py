@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosbags.rosbag2 import StoragePlugin, Writer
@@ -101,7 +102,14 @@ class BagReplayer:
             if on_publish is not None:
                 on_publish(message, time.time_ns())
         self.published += count
+        self.flush()
         return count
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Wait until matched reliable subscribers acknowledged everything published, so
+        a replay that ends (or a process that exits) right after publishing loses nothing."""
+        deadline = Duration(seconds=timeout_s)
+        return all(publisher.wait_for_all_acked(deadline) for publisher in self.publishers.values())
 
 
 class TopicRecorder:
