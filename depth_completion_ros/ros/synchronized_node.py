@@ -27,7 +27,7 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import ParameterType
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.clock import JumpThreshold
+from rclpy.clock import Clock, ClockType, JumpThreshold
 from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
@@ -111,7 +111,9 @@ class SynchronizedNode(Node):
             self.get_logger().info(f"input '{self.resolve_topic_name(topic)}' QoS: {describe_qos(self.input_qos)}")
         self.pub_diagnostics = self.create_publisher(DiagnosticArray, "~/diagnostics", 10)
         self._work = self.create_guard_condition(self._process_latest, callback_group=work)
-        self.create_timer(1.0, self._publish_diagnostics)
+        # Wall-clock (steady) timer: with use_sim_time a paused or looping /clock must not
+        # stop the diagnostics that would tell why nothing comes out.
+        self.create_timer(1.0, self._publish_diagnostics, clock=Clock(clock_type=ClockType.STEADY_TIME))
         self.add_on_set_parameters_callback(self._on_set_parameters)
         # use_sim_time: when /clock jumps back (a bag loops), start matching afresh.
         self._jump_handler = self.get_clock().create_jump_callback(
