@@ -22,6 +22,7 @@ from functools import cached_property
 import numpy as np
 
 from depth_completion_ros.errors import BadInputError
+from depth_completion_ros.geometry.transforms import apply_affine
 
 # Number of coefficients each supported distortion model reads from D (missing ones are 0).
 DISTORTION_COEFFICIENTS = {"plumb_bob": 5, "rational_polynomial": 8, "equidistant": 4}
@@ -301,11 +302,11 @@ def project(
     with np.errstate(invalid="ignore", divide="ignore"):
         if cam.rectified:
             M = cam.P @ np.vstack([np.hstack([cam.R, np.zeros((3, 1))]), [0, 0, 0, 1]]) @ T
-            h = points @ M[:, :3].T.astype(dtype) + M[:, 3].astype(dtype)
+            h = apply_affine(points, M.astype(dtype))
             depth = h[:, 2]
             uv = h[:, :2] / depth[:, None]
         else:
-            camera_points = points @ T[:3, :3].T.astype(dtype) + T[:3, 3].astype(dtype)
+            camera_points = apply_affine(points, T[:3].astype(dtype))
             depth = camera_points[:, 2]
             xy = camera_points[:, :2] / depth[:, None]
             if cam.is_distorted:

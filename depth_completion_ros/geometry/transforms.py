@@ -84,12 +84,25 @@ def compose(*transforms: np.ndarray) -> np.ndarray:
     return result
 
 
+def apply_affine(points: np.ndarray, M: np.ndarray) -> np.ndarray:
+    """(N, 3) ``points @ M[:, :3].T + M[:, 3]`` for a (3, 4) ``M``, in the points' dtype.
+
+    Computed as element-wise column arithmetic on purpose: a BLAS matmul of a tall (N, 3)
+    array spins its threads and runs ~100x slower when other processes keep the cores
+    busy, as they do on a robot.
+    """
+    x, y, z = points[:, 0], points[:, 1], points[:, 2]
+    out = np.empty((points.shape[0], 3), dtype=points.dtype)
+    for row in range(3):
+        out[:, row] = x * M[row, 0] + y * M[row, 1] + z * M[row, 2] + M[row, 3]
+    return out
+
+
 def transform_points(T: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Apply a (4, 4) transform to (N, 3) points; float32 input stays float32."""
     points = np.asarray(points)
     out_dtype = points.dtype if points.dtype in (np.float32, np.float64) else np.float64
-    result = points @ T[:3, :3].T.astype(out_dtype) + T[:3, 3].astype(out_dtype)
-    return result.astype(out_dtype, copy=False)
+    return apply_affine(points.astype(out_dtype, copy=False), T[:3].astype(out_dtype))
 
 
 def validate_transform(T, field: str) -> np.ndarray:
