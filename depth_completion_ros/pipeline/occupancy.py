@@ -44,34 +44,38 @@ def _axis_crossings(start: torch.Tensor, delta: torch.Tensor, first: torch.Tenso
                     axis: int, shape: tuple[int, int, int]) -> torch.Tensor:
     """(M,) flat indices of the voxels entered where the segments cross planes normal to ``axis``.
 
-    Crossing ``j`` of a segment lies on plane ``p0 + step j`` at ``t = t0 + j / |delta|``;
-    the voxel entered there is ``first + step (j + 1)`` along ``axis`` and ``floor(start + t
-    delta)`` along the other two.
+    Crossing ``j`` of a segment lies on plane ``p0 + step j``, at ``t = t0 + j / |delta_axis|``;
+    the voxel entered there is ``first + step (j + 1)`` along ``axis`` and
+    ``floor(b0 + j db)`` along each other axis ``b`` (its position at the first crossing
+    plus its change per crossing), so each crossing costs a few fused tensor operations.
 
     Args:
         start, delta: (N, 3) float segment starts and directions in voxel units.
         first, last: (N, 3) int64 voxels of the clipped segment's two ends.
         shape: the grid shape.
     """
-    counts = (last[:, axis] - first[:, axis]).abs()
+    difference = last[:, axis] - first[:, axis]
+    crossing = difference != 0
+    start, delta, first, difference = start[crossing], delta[crossing], first[crossing], difference[crossing]
+    counts = difference.abs()
     total = int(counts.sum())
     if total == 0:
         return first.new_zeros(0)
-    step = torch.sign(last[:, axis] - first[:, axis])
-    plane0 = (first[:, axis] + (step > 0)).to(start.dtype)
+    step = difference.sign()
     others = [b for b in range(3) if b != axis]
-    # per segment: t of the first crossing, t between crossings, and the other two axes
-    per_segment = torch.stack([(plane0 - start[:, axis]) / delta[:, axis], 1.0 / delta[:, axis].abs(),
-                               start[:, others[0]], delta[:, others[0]], start[:, others[1]], delta[:, others[1]]], 1)
-    segment = torch.repeat_interleave(torch.arange(counts.numel(), device=counts.device), counts)
-    j = torch.arange(total, device=counts.device) - (torch.cumsum(counts, 0) - counts)[segment]
-    t0, dt, s1, d1, s2, d2 = per_segment[segment].unbind(1)
-    t = t0 + j.to(t0.dtype) * dt
     strides = (shape[1] * shape[2], shape[2], 1)
-    flat = (first[segment, axis] + step[segment] * (j + 1)) * strides[axis]
-    for position, delta_b, b in ((s1, d1, others[0]), (s2, d2, others[1])):
-        voxel = torch.floor(position + t * delta_b).long().clamp_(0, shape[b] - 1)
-        flat += voxel * strides[b]
+    inverse = 1.0 / delta[:, axis]
+    t0 = ((first[:, axis] + (step > 0)).to(start.dtype) - start[:, axis]) * inverse
+    per_segment = torch.cat([start[:, others] + t0[:, None] * delta[:, others],   # other axes at crossing 0
+                             inverse.abs()[:, None] * delta[:, others]], 1)      # their change per crossing
+    repeated = torch.repeat_interleave(per_segment, counts, dim=0)
+    j = torch.arange(total, device=counts.device) - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
+    j_float = j.to(start.dtype)
+    flat = torch.repeat_interleave((first[:, axis] + step) * strides[axis], counts)
+    flat += torch.repeat_interleave(step * strides[axis], counts) * j
+    for k, b in enumerate(others):
+        voxel = torch.floor(torch.addcmul(repeated[:, k], j_float, repeated[:, 2 + k])).long().clamp_(0, shape[b] - 1)
+        flat.add_(voxel, alpha=strides[b])
     return flat
 
 
