@@ -40,6 +40,9 @@ def _finite_points(points: np.ndarray, field_name: str) -> tuple[np.ndarray, np.
     return xyz[finite], finite
 
 
+_SEGMENTS_PER_CHUNK = 32768  # x at most 256 crossings per axis: < 2^24 rows of float32 table
+
+
 def _axis_crossings(start: torch.Tensor, delta: torch.Tensor, first: torch.Tensor, last: torch.Tensor,
                     axis: int, shape: tuple[int, int, int]) -> torch.Tensor:
     """(M,) flat indices of the voxels entered where the segments cross planes normal to ``axis``.
@@ -66,17 +69,23 @@ def _axis_crossings(start: torch.Tensor, delta: torch.Tensor, first: torch.Tenso
     strides = (shape[1] * shape[2], shape[2], 1)
     inverse = 1.0 / delta[:, axis]
     t0 = ((first[:, axis] + (step > 0)).to(start.dtype) - start[:, axis]) * inverse
-    per_segment = torch.cat([start[:, others] + t0[:, None] * delta[:, others],   # other axes at crossing 0
-                             inverse.abs()[:, None] * delta[:, others]], 1)      # their change per crossing
-    repeated = torch.repeat_interleave(per_segment, counts, dim=0)
-    j = torch.arange(total, device=counts.device) - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
-    j_float = j.to(start.dtype)
-    flat = torch.repeat_interleave((first[:, axis] + step) * strides[axis], counts)
-    flat += torch.repeat_interleave(step * strides[axis], counts) * j
+    # One table row per segment, repeated once per crossing. Flat indices and crossing
+    # counts stay below 2^24 (the caller checks the grid and chunks the segments), so
+    # float32 holds them exactly.
+    per_segment = torch.cat([
+        start[:, others] + t0[:, None] * delta[:, others],      # the other axes at crossing 0
+        inverse.abs()[:, None] * delta[:, others],              # their change per crossing
+        ((first[:, axis] + step) * strides[axis])[:, None].to(start.dtype),  # flat index along axis, crossing 0
+        (step * strides[axis])[:, None].to(start.dtype),        # its change per crossing
+        (torch.cumsum(counts, 0) - counts)[:, None].to(start.dtype),  # first crossing's row
+    ], 1)
+    row = torch.repeat_interleave(per_segment, counts, dim=0)
+    j = torch.arange(total, device=counts.device, dtype=start.dtype) - row[:, 6]
+    flat = torch.addcmul(row[:, 4], j, row[:, 5])
     for k, b in enumerate(others):
-        voxel = torch.floor(torch.addcmul(repeated[:, k], j_float, repeated[:, 2 + k])).long().clamp_(0, shape[b] - 1)
+        voxel = torch.floor(torch.addcmul(row[:, k], j, row[:, 2 + k])).clamp_(0, shape[b] - 1)
         flat.add_(voxel, alpha=strides[b])
-    return flat
+    return flat.long()
 
 
 def _clip_to_box(o: torch.Tensor, ends: torch.Tensor, shape: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -127,6 +136,8 @@ def trace_free(grid: VoxelGrid, origin: np.ndarray, endpoints: np.ndarray, devic
         (nx, ny, nz) bool, True for every voxel a segment passes through (last voxels
         included; the caller marks hits occupied over them).
     """
+    if int(np.prod(grid.shape)) >= 2**24:
+        raise BadInputError("grid", f"{grid.shape} has too many voxels for the float32 traversal (2^24 at most)")
     shape = torch.tensor(grid.shape, device=device)
     scale = 1.0 / grid.resolution
     # float32 voxel units: exact to ~1e-5 voxel over a 256-voxel grid
@@ -145,8 +156,10 @@ def trace_free(grid: VoxelGrid, origin: np.ndarray, endpoints: np.ndarray, devic
         start, _, delta, first, last = _clip_to_box(o, fine_centres / merge, shape)
     free = torch.zeros(int(np.prod(grid.shape)), dtype=torch.bool, device=device)
     free[_flat_index(first, grid.shape)] = True
-    for axis in range(3):
-        free[_axis_crossings(start, delta, first, last, axis, grid.shape)] = True
+    for lo in range(0, len(start), _SEGMENTS_PER_CHUNK):
+        chunk = slice(lo, lo + _SEGMENTS_PER_CHUNK)
+        for axis in range(3):
+            free[_axis_crossings(start[chunk], delta[chunk], first[chunk], last[chunk], axis, grid.shape)] = True
     return free.view(grid.shape).cpu().numpy()
 
 
