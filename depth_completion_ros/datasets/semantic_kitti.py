@@ -107,8 +107,10 @@ class SSCMetrics:
         self.semantic += np.stack([tp, confusion.sum(0) - tp, confusion.sum(1) - tp], axis=1)
 
     def summary(self) -> dict[str, float]:
-        """``iou``, ``precision``, ``recall`` of completion and ``miou`` over classes 1-19
-        present in the ground truth or the prediction (NaN when nothing was counted)."""
+        """Completion ``iou``, ``precision``, ``recall``; semantic ``miou`` over the classes
+        1-19 present in the ground truth or the prediction, and ``miou_all`` over all 19
+        with absent classes at IoU 0 (what the semantic-kitti-api prints; the two agree on
+        data that holds every class). NaN when nothing was counted."""
         tp, fp, fn = (float(v) for v in self.completion)
         per_class = self.class_iou()
         counted = per_class[1:][~np.isnan(per_class[1:])]
@@ -117,6 +119,7 @@ class SSCMetrics:
             "precision": _ratio(tp, tp + fp),
             "recall": _ratio(tp, tp + fn),
             "miou": float(counted.mean()) if counted.size else float("nan"),
+            "miou_all": float(np.nan_to_num(per_class[1:], nan=0.0).mean()) if counted.size else float("nan"),
         }
 
     def class_iou(self) -> np.ndarray:

@@ -46,9 +46,11 @@ def predicted_labels(grid: VoxelGrid) -> np.ndarray:
 
 def evaluate(methods: dict[str, OccupancyMethod], frames: SimDataset, grid_factors: tuple[int, ...] = (1, 2),
              log=print) -> dict[str, dict[str, dict[str, float]]]:
-    """``{grid name: {method: SSC summary + ms}}`` over all frames (counts accumulated)."""
+    """``{grid name: {method: SSC summary + ms}}`` over all frames (counts accumulated; mIoU
+    NaN for methods without classes)."""
     metrics = {(f, name): SSCMetrics() for f in grid_factors for name in methods}
     times: dict[tuple[int, str], list[float]] = {key: [] for key in metrics}
+    semantic: dict[str, bool] = {}
     for index in range(len(frames)):
         frame = frames.frame(index)
         full = frame.occupancy.grid
@@ -60,6 +62,7 @@ def evaluate(methods: dict[str, OccupancyMethod], frames: SimDataset, grid_facto
                 start = time.perf_counter()
                 result = method(stereo_frame(frame), grid)
                 times[factor, name].append((time.perf_counter() - start) * 1e3)
+                semantic[name] = result.labels is not None
                 metrics[factor, name].add(predicted_labels(result), truth, invalid)
         log(f"frame {index + 1}/{len(frames)}: " + ", ".join(
             f"{name}@{factor} IoU {metrics[factor, name].summary()['iou']:.3f}" for factor, name in metrics))
@@ -67,7 +70,10 @@ def evaluate(methods: dict[str, OccupancyMethod], frames: SimDataset, grid_facto
     for (factor, name), accumulated in metrics.items():
         grid = frames.rig.occupancy_grid
         key = f"{grid.shape[0] // factor}x{grid.shape[1] // factor}x{grid.shape[2] // factor}@{grid.resolution * factor:g}m"
-        report.setdefault(key, {})[name] = {**accumulated.summary(), "median_ms": float(np.median(times[factor, name]))}
+        summary = accumulated.summary()
+        if not semantic[name]:
+            summary["miou"] = summary["miou_all"] = float("nan")  # a method without classes has no semantic score
+        report.setdefault(key, {})[name] = {**summary, "median_ms": float(np.median(times[factor, name]))}
     return report
 
 
@@ -96,11 +102,13 @@ def write_odometry_sequence(frames: list[SimulatedFrame], out: str | Path) -> Pa
 
 def format_report(report: dict[str, dict[str, dict[str, float]]]) -> str:
     """A markdown table of :func:`evaluate`'s report."""
-    lines = ["| grid | method | IoU | precision | recall | mIoU | median ms/frame |", "|---|---|---|---|---|---|---|"]
+    lines = ["| grid | method | IoU | precision | recall | mIoU (present classes) | mIoU (all 19) | median ms/frame |",
+             "|---|---|---|---|---|---|---|---|"]
     for grid, methods in report.items():
         for name, m in methods.items():
+            miou, miou_all = ("n/a" if np.isnan(m[k]) else f"{m[k]:.3f}" for k in ("miou", "miou_all"))
             lines.append(f"| {grid} | {name} | {m['iou']:.3f} | {m['precision']:.3f} | {m['recall']:.3f} | "
-                         f"{m['miou']:.3f} | {m['median_ms']:.0f} |")
+                         f"{miou} | {miou_all} | {m['median_ms']:.0f} |")
     return "\n".join(lines)
 
 

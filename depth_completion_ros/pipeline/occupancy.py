@@ -40,39 +40,52 @@ def _finite_points(points: np.ndarray, field_name: str) -> tuple[np.ndarray, np.
     return xyz[finite], finite
 
 
+_SEGMENTS_PER_CHUNK = 32768  # x at most 256 crossings per axis: < 2^24 rows of float32 table
+
+
 def _axis_crossings(start: torch.Tensor, delta: torch.Tensor, first: torch.Tensor, last: torch.Tensor,
                     axis: int, shape: tuple[int, int, int]) -> torch.Tensor:
     """(M,) flat indices of the voxels entered where the segments cross planes normal to ``axis``.
 
-    Crossing ``j`` of a segment lies on plane ``p0 + step j`` at ``t = t0 + j / |delta|``;
-    the voxel entered there is ``first + step (j + 1)`` along ``axis`` and ``floor(start + t
-    delta)`` along the other two.
+    Crossing ``j`` of a segment lies on plane ``p0 + step j``, at ``t = t0 + j / |delta_axis|``;
+    the voxel entered there is ``first + step (j + 1)`` along ``axis`` and
+    ``floor(b0 + j db)`` along each other axis ``b`` (its position at the first crossing
+    plus its change per crossing), so each crossing costs a few fused tensor operations.
 
     Args:
         start, delta: (N, 3) float segment starts and directions in voxel units.
         first, last: (N, 3) int64 voxels of the clipped segment's two ends.
         shape: the grid shape.
     """
-    counts = (last[:, axis] - first[:, axis]).abs()
+    difference = last[:, axis] - first[:, axis]
+    crossing = difference != 0
+    start, delta, first, difference = start[crossing], delta[crossing], first[crossing], difference[crossing]
+    counts = difference.abs()
     total = int(counts.sum())
     if total == 0:
         return first.new_zeros(0)
-    step = torch.sign(last[:, axis] - first[:, axis])
-    plane0 = (first[:, axis] + (step > 0)).to(start.dtype)
+    step = difference.sign()
     others = [b for b in range(3) if b != axis]
-    # per segment: t of the first crossing, t between crossings, and the other two axes
-    per_segment = torch.stack([(plane0 - start[:, axis]) / delta[:, axis], 1.0 / delta[:, axis].abs(),
-                               start[:, others[0]], delta[:, others[0]], start[:, others[1]], delta[:, others[1]]], 1)
-    segment = torch.repeat_interleave(torch.arange(counts.numel(), device=counts.device), counts)
-    j = torch.arange(total, device=counts.device) - (torch.cumsum(counts, 0) - counts)[segment]
-    t0, dt, s1, d1, s2, d2 = per_segment[segment].unbind(1)
-    t = t0 + j.to(t0.dtype) * dt
     strides = (shape[1] * shape[2], shape[2], 1)
-    flat = (first[segment, axis] + step[segment] * (j + 1)) * strides[axis]
-    for position, delta_b, b in ((s1, d1, others[0]), (s2, d2, others[1])):
-        voxel = torch.floor(position + t * delta_b).long().clamp_(0, shape[b] - 1)
-        flat += voxel * strides[b]
-    return flat
+    inverse = 1.0 / delta[:, axis]
+    t0 = ((first[:, axis] + (step > 0)).to(start.dtype) - start[:, axis]) * inverse
+    # One table row per segment, repeated once per crossing. Flat indices and crossing
+    # counts stay below 2^24 (the caller checks the grid and chunks the segments), so
+    # float32 holds them exactly.
+    per_segment = torch.cat([
+        start[:, others] + t0[:, None] * delta[:, others],      # the other axes at crossing 0
+        inverse.abs()[:, None] * delta[:, others],              # their change per crossing
+        ((first[:, axis] + step) * strides[axis])[:, None].to(start.dtype),  # flat index along axis, crossing 0
+        (step * strides[axis])[:, None].to(start.dtype),        # its change per crossing
+        (torch.cumsum(counts, 0) - counts)[:, None].to(start.dtype),  # first crossing's row
+    ], 1)
+    row = torch.repeat_interleave(per_segment, counts, dim=0)
+    j = torch.arange(total, device=counts.device, dtype=start.dtype) - row[:, 6]
+    flat = torch.addcmul(row[:, 4], j, row[:, 5])
+    for k, b in enumerate(others):
+        voxel = torch.floor(torch.addcmul(row[:, k], j, row[:, 2 + k])).clamp_(0, shape[b] - 1)
+        flat.add_(voxel, alpha=strides[b])
+    return flat.long()
 
 
 def _clip_to_box(o: torch.Tensor, ends: torch.Tensor, shape: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -123,6 +136,8 @@ def trace_free(grid: VoxelGrid, origin: np.ndarray, endpoints: np.ndarray, devic
         (nx, ny, nz) bool, True for every voxel a segment passes through (last voxels
         included; the caller marks hits occupied over them).
     """
+    if int(np.prod(grid.shape)) >= 2**24:
+        raise BadInputError("grid", f"{grid.shape} has too many voxels for the float32 traversal (2^24 at most)")
     shape = torch.tensor(grid.shape, device=device)
     scale = 1.0 / grid.resolution
     # float32 voxel units: exact to ~1e-5 voxel over a 256-voxel grid
@@ -141,8 +156,10 @@ def trace_free(grid: VoxelGrid, origin: np.ndarray, endpoints: np.ndarray, devic
         start, _, delta, first, last = _clip_to_box(o, fine_centres / merge, shape)
     free = torch.zeros(int(np.prod(grid.shape)), dtype=torch.bool, device=device)
     free[_flat_index(first, grid.shape)] = True
-    for axis in range(3):
-        free[_axis_crossings(start, delta, first, last, axis, grid.shape)] = True
+    for lo in range(0, len(start), _SEGMENTS_PER_CHUNK):
+        chunk = slice(lo, lo + _SEGMENTS_PER_CHUNK)
+        for axis in range(3):
+            free[_axis_crossings(start[chunk], delta[chunk], first[chunk], last[chunk], axis, grid.shape)] = True
     return free.view(grid.shape).cpu().numpy()
 
 

@@ -168,8 +168,9 @@ def compute_disparity(left: np.ndarray, right: np.ndarray, left_camera: CameraMo
             raise BadInputError(f"{name} image", f"is {image.shape[1]}x{image.shape[0]}, its CameraInfo says "
                                 f"{model.width}x{model.height}")
     focal, baseline = stereo_geometry(left_camera, right_camera)
-    left = _matcher_input(rectify(left, left_camera), params.grayscale)
-    right = _matcher_input(rectify(right, right_camera), params.grayscale)
+    grayscale = params.grayscale or params.algorithm == "bm"  # StereoBM takes one channel only
+    left = _matcher_input(rectify(left, left_camera), grayscale)
+    right = _matcher_input(rectify(right, right_camera), grayscale)
     matcher = create_matcher(params, 1 if left.ndim == 2 else left.shape[2])
     disparity = matcher.compute(left, right).astype(np.float32) / _FIXED_POINT
     valid = disparity >= params.min_disparity

@@ -54,4 +54,5 @@ def test_metrics_accumulate_counts_over_frames_and_ignore_invalid_and_255():
     assert per_class[1] == pytest.approx(3 / 5)  # TP 3, FP 1 (empty predicted car), FN 1
     assert per_class[9] == pytest.approx(1.0)
     assert summary["miou"] == pytest.approx((3 / 5 + 1.0) / 2)  # classes absent everywhere are not averaged
+    assert summary["miou_all"] == pytest.approx((3 / 5 + 1.0) / 19)
     assert np.isnan(per_class[5])

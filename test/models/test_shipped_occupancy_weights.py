@@ -1,0 +1,36 @@
+import json
+
+import numpy as np
+
+from depth_completion_ros.geometry.camera import CameraModel
+from depth_completion_ros.geometry.voxels import OCCUPIED, VoxelGrid
+from depth_completion_ros.models.occupancy import ARCHITECTURE, OccDepthConfig, load_occdepth
+from depth_completion_ros.pipeline.occupancy_methods import DEFAULT_WEIGHTS, StereoFrame, create_occupancy_method
+
+
+def test_shipped_weights_load_match_their_card_and_fit_the_size_budget():
+    assert DEFAULT_WEIGHTS.stat().st_size <= 30 * 2**20
+    model = load_occdepth(str(DEFAULT_WEIGHTS))
+    card = json.loads(DEFAULT_WEIGHTS.with_suffix(".json").read_text())
+    assert card["architecture"] == ARCHITECTURE
+    assert OccDepthConfig.from_dict(card["config"]) == model.config
+    assert model.config.grid_shape == (128, 128, 16)
+    assert "dcr train occupancy --config config/train/occupancy_cpu.yaml" in card["reproduce"]
+
+
+def test_learned_method_upsamples_to_the_semantic_kitti_grid_on_the_cpu():
+    width, height = 416, 128
+    K = [[240.0, 0, 207.5], [0, 240.0, 63.5], [0, 0, 1]]
+    left = CameraModel(width, height, K, P=np.hstack([K, [[0], [0], [0]]]))
+    right = CameraModel(width, height, K, P=np.hstack([K, [[-240.0 * 0.54], [0], [0]]]))
+    T_lidar_camera = np.array([[0, 0, 1, 0.27], [-1, 0, 0, 0], [0, -1, 0, -0.08], [0, 0, 0, 1]], float)
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
+    grid = create_occupancy_method("learned", device="cpu")(StereoFrame(image, image, left, right, T_lidar_camera),
+                                                             VoxelGrid())
+    assert grid.state.shape == (256, 256, 32) and grid.labels.shape == (256, 256, 32)
+    occupied = grid.state == OCCUPIED
+    assert np.all(grid.labels[occupied] > 0) and np.all(grid.labels[~occupied] == 0)
+    # nearest upsampling by 2: every 2x2x2 block is uniform
+    blocks = grid.labels.reshape(128, 2, 128, 2, 16, 2)
+    assert np.all(blocks == blocks[:, :1, :, :1, :, :1])
