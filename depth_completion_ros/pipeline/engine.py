@@ -39,7 +39,11 @@ DEFAULT_METHOD = "classical"
 DEFAULT_MIN_DEPTH = 0.1  # metres
 DEFAULT_MAX_DEPTH = 100.0  # metres; beyond the HDL-64E's useful range
 # Modules whose import registers the built-in methods (later methods add their module here).
-BUILTIN_METHOD_MODULES = ("depth_completion_ros.pipeline.classical",)
+BUILTIN_METHOD_MODULES = (
+    "depth_completion_ros.pipeline.classical",
+    "depth_completion_ros.pipeline.learned",
+    "depth_completion_ros.pipeline.mono_aligned",
+)
 
 
 @dataclass(frozen=True)
