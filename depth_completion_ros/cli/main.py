@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "complete": ("depth_completion_ros.cli.complete", "dense depth for a folder in the KITTI depth-completion layout"),
     "evaluate": ("depth_completion_ros.cli.evaluate", "KITTI depth metrics of predicted depth PNGs against ground truth"),
     "sim": ("depth_completion_ros.cli.sim", "generate a simulated sensor sequence (MCAP bag or KITTI folders)"),
+    "export": ("depth_completion_ros.cli.export", "export the learned completion network (ONNX for onnxruntime)"),
     "train": ("depth_completion_ros.cli.train", "build the training cache; train the learned completion network"),
 }
 

@@ -30,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     cache.add_argument("--seed", type=int, default=0, help="simulator stream seed (default: %(default)s)")
     cache.add_argument("--indoor-fraction", type=float, default=0.25,
                        help="fraction of indoor scenes (default: %(default)s)")
+    cache.add_argument("--rig-lidar", action="store_true",
+                       help="use the rig's own LiDAR and mount instead of random patterns (evaluation sets)")
     cache.add_argument("--tum-rgbd", type=Path, metavar="DIR", action="append", default=[],
                        help="a folder with TUM_color.png + TUM_depth.png; LiDAR is simulated from its depth")
     cache.add_argument("--rgbd-variants", type=int, default=8,
@@ -64,7 +66,8 @@ def _cache(args: argparse.Namespace) -> int:
     rgbd = [load_tum_frame(folder) for folder in args.tum_rgbd]
     total = args.frames + len(rgbd) * args.rgbd_variants
     for _ in tqdm(build_cache(args.out, args.frames, args.seed, rgbd, args.rgbd_variants,
-                              indoor_fraction=args.indoor_fraction), total=total, unit="frame", file=sys.stderr):
+                              indoor_fraction=args.indoor_fraction, random_lidar_pattern=not args.rig_lidar),
+                  total=total, unit="frame", file=sys.stderr):
         pass
     print(f"{total} cached frames in {args.out}")
     return 0

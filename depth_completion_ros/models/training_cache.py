@@ -55,9 +55,12 @@ class CachedFrame:
     source: str
 
     def save(self, path: Path) -> None:
-        np.savez_compressed(path, rgb=self.rgb, depth=self.depth.astype(np.float16), K=self.camera.K,
+        """Write atomically (a temporary file renamed), so an interrupted build leaves no partial frame."""
+        temporary = path.with_name(path.name + ".tmp.npz")
+        np.savez_compressed(temporary, rgb=self.rgb, depth=self.depth.astype(np.float16), K=self.camera.K,
                             points=self.points.astype(np.float32), ring=self.ring.astype(np.int16),
                             source=np.array(self.source))
+        temporary.replace(path)
 
     @classmethod
     def load(cls, path: Path) -> CachedFrame:
@@ -91,16 +94,25 @@ def _in_view(points_camera: np.ndarray, ring: np.ndarray, camera: CameraModel) -
 
 
 def simulated_frame(seed: int, index: int, rig: str = "kitti", indoor_fraction: float = 0.25,
-                    duration: float = 10.0) -> CachedFrame:
-    """Frame ``index`` of the simulator stream ``seed`` (a random world, time and LiDAR)."""
+                    duration: float = 10.0, random_lidar_pattern: bool = True) -> CachedFrame:
+    """Frame ``index`` of the simulator stream ``seed`` (a random world and time).
+
+    The LiDAR is a random pattern on a randomly shifted mount, or with
+    ``random_lidar_pattern=False`` the rig's own LiDAR where the rig mounts it (for
+    evaluation sets that mimic one real sensor).
+    """
     rng = np.random.default_rng(np.random.SeedSequence([seed, index]))
     scene = "indoor" if rng.random() < indoor_fraction else "street"
     world_seed = int(rng.integers(2**31))
     simulator = Simulator(generate_world(scene, world_seed, duration), load_rig(rig), world_seed)
     time = float(rng.uniform(0.0, duration))
     image = simulator.camera_image(time)
-    T_world_lidar = compose(simulator.pose("lidar", time), random_mount(rng))
-    scan = scan_lidar(simulator.snapshot(time), random_lidar(rng), T_world_lidar, rng)
+    if random_lidar_pattern:
+        T_world_lidar = compose(simulator.pose("lidar", time), random_mount(rng))
+        scan = scan_lidar(simulator.snapshot(time), random_lidar(rng), T_world_lidar, rng)
+    else:
+        T_world_lidar = simulator.pose("lidar", time)
+        scan = scan_lidar(simulator.snapshot(time), simulator.rig.lidar, T_world_lidar, rng)
     T_camera_lidar = compose(invert_transform(simulator.pose("camera", time)), T_world_lidar)
     points = transform_points(T_camera_lidar, scan.points[:, :3].astype(np.float64))
     camera = simulator.rig.camera
@@ -124,7 +136,8 @@ def rgbd_frame(rgb: np.ndarray, depth: np.ndarray, camera: CameraModel, rng: np.
 
 
 def build_cache(out_dir: str | Path, frames: int, seed: int, rgbd: list[tuple[np.ndarray, np.ndarray, CameraModel]]
-                = (), rgbd_variants: int = 8, rig: str = "kitti", indoor_fraction: float = 0.25) -> Iterator[Path]:
+                = (), rgbd_variants: int = 8, rig: str = "kitti", indoor_fraction: float = 0.25,
+                random_lidar_pattern: bool = True) -> Iterator[Path]:
     """Write ``frames`` simulator frames and ``rgbd_variants`` LiDAR variants of each RGB-D frame.
 
     Existing files are kept, so an interrupted build resumes. Yields each path written.
@@ -134,7 +147,7 @@ def build_cache(out_dir: str | Path, frames: int, seed: int, rgbd: list[tuple[np
     for index in range(frames):
         path = out / f"sim_{seed}_{index:05d}.npz"
         if not path.exists():
-            simulated_frame(seed, index, rig, indoor_fraction).save(path)
+            simulated_frame(seed, index, rig, indoor_fraction, random_lidar_pattern=random_lidar_pattern).save(path)
         yield path
     for number, (rgb, depth, camera) in enumerate(rgbd):
         for variant in range(rgbd_variants):
@@ -147,7 +160,7 @@ def build_cache(out_dir: str | Path, frames: int, seed: int, rgbd: list[tuple[np
 
 def cache_files(cache_dir: str | Path) -> list[Path]:
     """The cached frames of a directory, sorted."""
-    files = sorted(Path(cache_dir).glob("*.npz"))
+    files = sorted(p for p in Path(cache_dir).glob("*.npz") if not p.name.endswith(".tmp.npz"))
     if not files:
         raise FileNotFoundError(f"no cached frames (*.npz) in {cache_dir}; build them with `dcr train cache`")
     return files

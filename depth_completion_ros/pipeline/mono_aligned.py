@@ -7,7 +7,7 @@ ref_depth:
    ``weights/teacher_small.pt``, or a user TorchScript / ONNX file given as the
    ``teacher`` parameter) predicts relative inverse depth ``r`` from the RGB image;
 2. a robust global scale and shift maps ``r`` to metric disparity at the sparse points:
-   ``median`` (default) matches medians and mean absolute deviations (percentile-style,
+   ``median`` (default) matches medians and median absolute deviations (percentile-style,
    insensitive to outliers); ``lstsq`` is least squares in disparity space;
 3. a smooth local correction: the log-ratio residuals ``log(sparse / aligned)`` at the
    points are spread by normalized Gaussian convolution (``sigma_px``) and applied as a
@@ -48,7 +48,7 @@ class MonoAlignedParams:
 
     alignment: str = "median"
     sigma_px: float = 24.0
-    density_scale: float = 0.02
+    density_scale: float = 0.002  # one point per ~500 px^2 gives half weight
     teacher: str = ""
 
 
@@ -57,7 +57,8 @@ def align_scale_shift(relative: np.ndarray, metric_disparity: np.ndarray, method
 
     Args:
         relative, metric_disparity: (N,) values at the sparse points.
-        method: ``median``: s = MAD ratio, t from the medians; ``lstsq``: least squares.
+        method: ``median``: s = ratio of the median absolute deviations, t from the medians;
+            ``lstsq``: least squares.
     """
     if relative.size < MIN_POINTS:
         raise BadInputError("sparse", f"mono_aligned needs at least {MIN_POINTS} points, got {relative.size}")
@@ -68,8 +69,8 @@ def align_scale_shift(relative: np.ndarray, metric_disparity: np.ndarray, method
     if method != "median":
         raise BadInputError("alignment", f"'{method}' is not one of {ALIGNMENTS}")
     rel_median, metric_median = np.median(relative), np.median(metric_disparity)
-    rel_spread = np.mean(np.abs(relative - rel_median))
-    metric_spread = np.mean(np.abs(metric_disparity - metric_median))
+    rel_spread = np.median(np.abs(relative - rel_median))  # median absolute deviations: outliers do not move them
+    metric_spread = np.median(np.abs(metric_disparity - metric_median))
     scale = metric_spread / rel_spread if rel_spread > 0 else 0.0
     if scale == 0.0:  # a flat prediction: only the level can be matched
         return 0.0, float(metric_median)
