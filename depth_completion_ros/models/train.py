@@ -102,6 +102,8 @@ class TrainConfig:
         cache, val_cache: frame cache directories (``dcr train cache``).
         crop: (width, height) training crop, multiples of the model stride.
         val_frames: held-out frames validated after each epoch (0 = none).
+        max_depth: metres; farther ground truth is not supervised (the simulator's dense depth
+            reaches 160 m, where an L2 term would swamp everything nearer).
         threads: torch CPU threads per process.
     """
 
@@ -118,6 +120,7 @@ class TrainConfig:
     num_workers: int = 1
     max_frames: int = 0
     val_frames: int = 16
+    max_depth: float = 80.0
     weight_decay: float = 1e-4
     disruption: DisruptionConfig = field(default_factory=DisruptionConfig)
     sparsity: SparsityConfig = field(default_factory=SparsityConfig)
@@ -192,10 +195,10 @@ def _check_crop(config: TrainConfig, stride: int) -> None:
 
 
 def _stage_loss(stage: StageConfig, model: nn.Module, batch: dict[str, torch.Tensor],
-                teacher: NetworkTeacher | None) -> torch.Tensor:
+                teacher: NetworkTeacher | None, max_depth: float) -> torch.Tensor:
     """The loss of one batch (see the module docstring)."""
     target = batch["target"]
-    mask = target > 0
+    mask = (target > 0) & (target <= max_depth)
     if stage.kind == "teacher":
         return ssi_loss(model(batch["rgb"]), disparity(target), mask)
     depth, confidence = model(batch["rgb"], batch["sparse"], batch["prior"])
@@ -292,7 +295,7 @@ def run_stage(stage: StageConfig, model: nn.Module, config: TrainConfig, files: 
                 group["lr"] = stage.lr * _lr_factor(epoch * steps_per_epoch + step, total_steps)
             batch = {k: v.to(env.device, non_blocking=True) for k, v in batch.items()}
             with torch.autocast("cuda", dtype=torch.float16, enabled=use_cuda):
-                loss = _stage_loss(stage, trained, batch, teacher)
+                loss = _stage_loss(stage, trained, batch, teacher, config.max_depth)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
