@@ -8,7 +8,8 @@ ref_depth:
    ``teacher`` parameter) predicts relative inverse depth ``r`` from the RGB image;
 2. a robust global scale and shift maps ``r`` to metric disparity at the sparse points:
    ``median`` (default) matches medians and median absolute deviations (percentile-style,
-   insensitive to outliers); ``lstsq`` is least squares in disparity space;
+   insensitive to outliers); ``lstsq`` is least squares in disparity space; the aligned
+   depth is kept within half the nearest and twice the farthest point's depth;
 3. a smooth local correction: the log-ratio residuals ``log(sparse / aligned)`` at the
    points are spread by normalized Gaussian convolution (``sigma_px``) and applied as a
    multiplicative field; far from any point the correction fades to 1.
@@ -110,8 +111,12 @@ def mono_aligned_depth(relative: np.ndarray, sparse: np.ndarray, p: MonoAlignedP
         ``(depth (H, W) float32 metres, confidence (H, W) float32)``.
     """
     measured = sparse > 0
-    scale, shift = align_scale_shift(relative[measured], 1.0 / sparse[measured], p.alignment)
-    disparity = np.maximum(scale * relative + shift, MIN_DISPARITY).astype(np.float32)
+    metric = 1.0 / sparse[measured]
+    scale, shift = align_scale_shift(relative[measured], metric, p.alignment)
+    # A shift fitted on the points can send unmeasured pixels to ~0 or negative disparity
+    # (infinite depth): keep them within [half the nearest, twice the farthest] point depth.
+    low, high = max(0.5 * float(metric.min()), MIN_DISPARITY), 2.0 * float(metric.max())
+    disparity = np.clip(scale * relative + shift, low, high).astype(np.float32)
     aligned = 1.0 / disparity
     log_residual = np.log(np.where(measured, sparse, 1.0) / aligned)
     correction, weight = local_correction(log_residual, measured, p.sigma_px, p.density_scale)
