@@ -65,7 +65,7 @@ ROWS = [
     Row("classical, no smoothing", "classical", {"median_size": 0, "smooth_size": 0}),
     Row("classical + RGB-edge splits 0.3", "classical", {"split_ratio": 0.3}),
     Row("classical + RGB-edge splits 1.0", "classical", {"split_ratio": 1.0}),
-    Row("learned (shipped small, torch)", "learned"),
+    Row("learned (shipped, torch)", "learned"),
     Row("mono_aligned (shipped teacher)", "mono_aligned"),
 ]
 
@@ -80,7 +80,7 @@ def onnx_row() -> Row:
 
     model, _ = load_model(SHIPPED_COMPLETION, "completion")
     path = export_onnx(model, Path(tempfile.mkdtemp()) / "completion_small.onnx")
-    return Row("learned (shipped small, onnxruntime)", "learned", weights=path)
+    return Row("learned (shipped, onnxruntime)", "learned", weights=path)
 
 
 def _synthetic_frames() -> list[ProtocolFrame]:

@@ -123,6 +123,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=15, help="timed rounds (default: %(default)s)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--model-card", type=Path, help="write the model card JSON (shipped weights) here")
+    parser.add_argument("--note", action="append", default=[], help="a note for the model card (repeatable)")
     parser.add_argument("--train-cache", type=Path, default=REPO_ROOT / "out" / "cache_train",
                         help="training cache, counted in the model card (default: %(default)s)")
     args = parser.parse_args()
@@ -187,7 +188,8 @@ def main() -> int:
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     if args.model_card:
-        args.model_card.write_text(json.dumps(model_card(args.weights, args.train_cache, report), indent=2) + "\n")
+        card = model_card(args.weights, args.train_cache, report, args.note)
+        args.model_card.write_text(json.dumps(card, indent=2) + "\n")
         print(f"model card: {args.model_card}")
     return 0
 
@@ -202,7 +204,17 @@ TRAINING_COMMANDS = [
 ]
 
 
-def model_card(weights: Path, train_cache: Path, report: dict) -> dict:
+def rmse_change_vs_classical(report: dict) -> dict[str, dict[str, float]]:
+    """Per evaluation set: each method's RMSE change against classical, in percent."""
+    changes = {}
+    for description, results in report["accuracy"].items():
+        reference = results["classical"]["rmse_mm"]
+        changes[description] = {name: round(100 * (r["rmse_mm"] / reference - 1), 1)
+                                for name, r in results.items() if name != "classical"}
+    return changes
+
+
+def model_card(weights: Path, train_cache: Path, report: dict, notes: list[str]) -> dict:
     """Architecture, commands, data, seed and metrics of the shipped weights."""
     from collections import Counter
 
@@ -238,7 +250,9 @@ def model_card(weights: Path, train_cache: Path, report: dict) -> dict:
         "train_config": payload["train_config"],
         "validation_metrics_last_epoch": payload["metrics"],
         "teacher_validation_metrics": teacher["metrics"],
+        "rmse_change_vs_classical_percent": rmse_change_vs_classical(report),
         "acceptance": report,
+        "notes": notes,
     }
 
 
