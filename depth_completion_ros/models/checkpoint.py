@@ -4,7 +4,8 @@ A checkpoint is a plain dict (loadable with ``torch.load(weights_only=True)``)::
 
     {"format": 1, "kind": "completion" | "teacher", "model_config": {...},
      "state_dict": {...}, "train_config": {...}, "metrics": {...},
-     "progress": {"stage": str, "epoch": int}, "optimizer": {...} (training only)}
+     "progress": {"stage": str, "epoch": int}, "optimizer": {...}, "raw_state_dict": {...}
+     (the last two for resuming training only)}
 
 :func:`load_model` checks the architecture before building: every tensor's shape must
 match the model the config declares, and a mismatch names the expected and found shapes.
@@ -28,8 +29,12 @@ MODEL_KINDS: dict[str, type[nn.Module]] = {"completion": CompletionNet, "teacher
 
 def save_checkpoint(path: str | Path, kind: str, model: nn.Module, train_config: Mapping | None = None,
                     metrics: Mapping | None = None, progress: Mapping | None = None,
-                    optimizer: Mapping | None = None) -> Path:
-    """Write a checkpoint of ``model`` (a :data:`MODEL_KINDS` network, or DDP around one)."""
+                    optimizer: Mapping | None = None, raw_state_dict: Mapping | None = None) -> Path:
+    """Write a checkpoint of ``model`` (a :data:`MODEL_KINDS` network, or DDP around one).
+
+    ``optimizer`` and ``raw_state_dict`` (the un-averaged weights when the model is an
+    exponential moving average) are only for resuming training.
+    """
     module = model.module if hasattr(model, "module") else model
     payload = {
         "format": CHECKPOINT_FORMAT,
@@ -42,6 +47,8 @@ def save_checkpoint(path: str | Path, kind: str, model: nn.Module, train_config:
     }
     if optimizer is not None:
         payload["optimizer"] = optimizer
+    if raw_state_dict is not None:
+        payload["raw_state_dict"] = dict(raw_state_dict)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(path.suffix + ".tmp")

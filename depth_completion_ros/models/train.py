@@ -24,6 +24,7 @@ AMP (fp16 autocast + gradient scaling) is used on CUDA.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -80,6 +81,9 @@ class StageConfig:
         samples_per_epoch: samples per epoch (0 = every cached frame once).
         lr: AdamW learning rate (cosine-decayed to 5 % over the stage).
         gradient_weight, ssi_weight, confidence_weight: loss weights.
+        ema_decay: if > 0, an exponential moving average of the weights (and BatchNorm
+            statistics) is what is validated, saved as ``state_dict`` and handed to the next
+            stage; the raw weights are kept in the checkpoint for resuming.
     """
 
     name: str
@@ -91,6 +95,7 @@ class StageConfig:
     gradient_weight: float = 0.5
     ssi_weight: float = 0.0
     confidence_weight: float = 0.1
+    ema_decay: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -252,6 +257,16 @@ def _lr_factor(step: int, total: int) -> float:
     return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+@torch.no_grad()
+def update_ema(average: nn.Module, model: nn.Module, decay: float) -> None:
+    """``average <- decay * average + (1 - decay) * model`` for float tensors; others are copied."""
+    for mean, value in zip(average.state_dict().values(), model.state_dict().values()):
+        if mean.is_floating_point():
+            mean.lerp_(value, 1.0 - decay)
+        else:
+            mean.copy_(value)
+
+
 def run_stage(stage: StageConfig, model: nn.Module, config: TrainConfig, files: list[Path],
               val_frames: list[CachedFrame], prior_fill: PriorFill, env: Distributed,
               teacher: NetworkTeacher | None, resume: bool, log: Callable[[str], None]) -> dict[str, float]:
@@ -259,15 +274,20 @@ def run_stage(stage: StageConfig, model: nn.Module, config: TrainConfig, files: 
     path = Path(config.out) / f"{stage.name}.pt"
     optimizer = torch.optim.AdamW(model.parameters(), lr=stage.lr, weight_decay=config.weight_decay)
     first_epoch, metrics = 0, {}
+    average = copy.deepcopy(model).eval() if stage.ema_decay > 0 else None
     if resume and path.is_file():
         payload = read_checkpoint(path)
         loaded, _ = load_model(path, stage.kind, payload=payload)
-        model.load_state_dict(loaded.state_dict())
+        model.load_state_dict(payload.get("raw_state_dict", loaded.state_dict()))
+        if average is not None:
+            average.load_state_dict(loaded.state_dict())
         first_epoch, metrics = int(payload["progress"].get("epoch", 0)), dict(payload["metrics"])
         if "optimizer" in payload and first_epoch < stage.epochs:
             optimizer.load_state_dict(payload["optimizer"])
         log(f"[{stage.name}] resumed after epoch {first_epoch}")
     if first_epoch >= stage.epochs:
+        if average is not None:
+            model.load_state_dict(average.state_dict())
         return metrics
     supervision = "dense" if stage.kind == "teacher" else stage.supervision
     dataset = CacheDataset(files, config.crop, supervision, config.seed + 1000 * STAGE_KINDS.index(stage.kind),
@@ -302,18 +322,24 @@ def run_stage(stage: StageConfig, model: nn.Module, config: TrainConfig, files: 
             nn.utils.clip_grad_norm_(trained.parameters(), 5.0)
             scaler.step(optimizer)
             scaler.update()
+            if average is not None:
+                update_ema(average, model, stage.ema_decay)
             losses.append(float(loss.detach()))
             progress.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
         if env.is_main:
+            shipped = average if average is not None else model
             metrics = {"train_loss": float(np.mean(losses)) if losses else math.nan,
                        "epoch_seconds": time.monotonic() - started,
-                       **validate(model, stage.kind, val_frames, prior_fill, env.device)}
-            save_checkpoint(path, stage.kind, model, config.to_dict(), metrics,
-                            {"stage": stage.name, "epoch": epoch + 1}, optimizer.state_dict())
+                       **validate(shipped, stage.kind, val_frames, prior_fill, env.device)}
+            raw = None if average is None else {k: v.detach().cpu() for k, v in model.state_dict().items()}
+            save_checkpoint(path, stage.kind, shipped, config.to_dict(), metrics,
+                            {"stage": stage.name, "epoch": epoch + 1}, optimizer.state_dict(), raw)
             log(f"[{stage.name}] epoch {epoch + 1}/{stage.epochs} " + json.dumps(
                 {k: round(v, 4) for k, v in metrics.items()}))
         if env.world > 1:
             dist.barrier()
+    if average is not None:  # the next stage starts from the averaged weights
+        model.load_state_dict(average.state_dict())
     return metrics
 
 

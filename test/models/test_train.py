@@ -27,7 +27,8 @@ def tiny_config(cache: Path, out: Path, epochs: int = 1) -> dict:
         "batch_size": 2, "num_workers": 0,
         "stages": [
             {"name": "teacher", "kind": "teacher", "epochs": 1, "samples_per_epoch": 4},
-            {"name": "stage1", "kind": "completion", "supervision": "dense", "epochs": epochs, "samples_per_epoch": 4},
+            {"name": "stage1", "kind": "completion", "supervision": "dense", "epochs": epochs, "samples_per_epoch": 4,
+             "ema_decay": 0.5},
             {"name": "stage2", "kind": "completion", "supervision": "sparse", "epochs": 1, "samples_per_epoch": 4,
              "ssi_weight": 0.5, "gradient_weight": 0.0},
         ],
@@ -49,6 +50,9 @@ def test_all_stages_write_checkpoints_with_configs_and_metrics(frame_cache, tmp_
     changed = [not torch.equal(a, b) for a, b in zip(model.state_dict().values(), stage1.state_dict().values())]
     assert any(changed)  # stage 2 continued training from stage 1
     assert "ssi" in read_checkpoint(written["teacher"])["metrics"]
+    ema = read_checkpoint(written["stage1"])
+    assert set(ema["raw_state_dict"]) == set(ema["state_dict"])  # averaged weights shipped, raw kept to resume
+    assert any(not torch.equal(ema["raw_state_dict"][k], ema["state_dict"][k]) for k in ema["state_dict"])
 
 
 def test_resume_continues_after_the_last_finished_epoch(frame_cache, tmp_path):
