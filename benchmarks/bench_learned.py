@@ -154,7 +154,8 @@ def main() -> int:
     report: dict = {"device": describe_device("cpu"), "accuracy": {}, "latency_ms": {}}
     for description, frames, depth_range in sets:
         print(f"\n{description}: {len(frames)} frames")
-        print(f"  {'method':24s} {'RMSE mm':>9} {'MAE mm':>8} {'iRMSE':>7} {'REL':>6} {'d<1.25':>7} {'vs classical':>12}")
+        print(f"  {'method':24s} {'RMSE mm':>9} {'MAE mm':>8} {'iRMSE':>7} {'REL':>6} {'d<1.25':>7} "
+              f"{'vs classical':>12}")
         results = {name: score(engine, frames, depth_range) for name, engine in engines.items()}
         reference = results["classical"]["rmse_mm"]
         for name, r in results.items():
@@ -199,7 +200,8 @@ TRAINING_COMMANDS = [
     "--tum-rgbd ../shared/data/redwood_rgbd/other_formats --rgbd-variants 16",
     "dcr train cache --out out/cache_val --frames 16 --seed 1",
     "dcr train completion --config config/train/completion_small.yaml",
-    "dcr export --format pt --weights out/train_small/stage2_sparse.pt --output depth_completion_ros/weights/completion_small.pt",
+    "dcr export --format pt --weights out/train_small/stage2_sparse.pt "
+    "--output depth_completion_ros/weights/completion_small.pt",
     "dcr export --format pt --weights out/train_small/teacher.pt --output depth_completion_ros/weights/teacher_small.pt",
 ]
 

@@ -86,7 +86,8 @@ class Encoder(nn.Module):
         stem = [conv_block(in_channels, max(widths[0] // 2, 4), 2), conv_block(max(widths[0] // 2, 4), widths[0], 2)]
         levels = [nn.Sequential(*stem, *[conv_block(widths[0], widths[0]) for _ in range(blocks)])]
         for previous, width in zip(widths[:-1], widths[1:]):
-            levels.append(nn.Sequential(conv_block(previous, width, 2), *[conv_block(width, width) for _ in range(blocks)]))
+            extra = [conv_block(width, width) for _ in range(blocks)]
+            levels.append(nn.Sequential(conv_block(previous, width, 2), *extra))
         self.levels = nn.ModuleList(levels)
 
     def forward(self, x: torch.Tensor, added: list[torch.Tensor] | None = None) -> list[torch.Tensor]:

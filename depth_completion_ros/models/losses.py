@@ -55,7 +55,8 @@ def gradient_loss(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Te
     return total / scales
 
 
-def fit_scale_shift(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def fit_scale_shift(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-image closed-form least squares ``min_{s,t} sum_mask (s p + t - y)^2``.
 
     Returns:

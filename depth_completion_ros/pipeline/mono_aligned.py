@@ -53,7 +53,8 @@ class MonoAlignedParams:
     teacher: str = ""
 
 
-def align_scale_shift(relative: np.ndarray, metric_disparity: np.ndarray, method: str = "median") -> tuple[float, float]:
+def align_scale_shift(relative: np.ndarray, metric_disparity: np.ndarray, method: str = "median"
+                      ) -> tuple[float, float]:
     """Scale s and shift t with ``s * relative + t ~ metric_disparity`` at the given points.
 
     Args:

@@ -52,7 +52,8 @@ def test_complete_with_the_learned_method_and_shipped_weights(tmp_path):
     rng = np.random.default_rng(0)
     sparse = np.where(rng.random((64, 96)) < 0.1, rng.uniform(2, 60, (64, 96)), 0).astype(np.float32)
     rgb = rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)
-    write_frame(tmp_path / "in", CompletionFrame("a.png", rgb, sparse, CameraModel.from_intrinsics(60, 60, 48, 32, 96, 64)))
+    camera = CameraModel.from_intrinsics(60, 60, 48, 32, 96, 64)
+    write_frame(tmp_path / "in", CompletionFrame("a.png", rgb, sparse, camera))
     assert main(["complete", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"),
                  "--method", "learned", "--device", "cpu"]) == 0
     stored = cv2.imread(str(tmp_path / "out" / "a.png"), cv2.IMREAD_UNCHANGED)
