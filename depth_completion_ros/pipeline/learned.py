@@ -9,7 +9,7 @@ RGB image and returns depth and confidence. Backends:
 * onnxruntime (a ``.onnx`` file from ``dcr export --format onnx``).
 
 A non-finite network output falls back to the classical fill for that frame and is counted
-(:attr:`LearnedCompletion.classical_fallbacks`); CUDA out-of-memory moves the network to
+(:attr:`LearnedCompletion.classical_fallbacks`, and the engine's ``method_fallbacks``); CUDA out-of-memory moves the network to
 the CPU with a warning (counted by the runner).
 """
 
@@ -65,7 +65,7 @@ class LearnedCompletion:
         depth, confidence = self.runner(rgb, sparse, prior)
         if not np.all(np.isfinite(depth)):
             self.classical_fallbacks += 1
-            return DepthResult(prior, completion_confidence(prior, sparse > 0))
+            return DepthResult(prior, completion_confidence(prior, sparse > 0), fallback=True)
         return DepthResult(depth, confidence)
 
 

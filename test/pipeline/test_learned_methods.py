@@ -86,7 +86,7 @@ def test_non_finite_network_output_falls_back_to_the_classical_fill(tiny_weights
     method.runner = lambda rgb, sparse, prior: (np.full(sparse.shape, np.nan, np.float32), np.ones_like(sparse))
     rgb, sparse = frame()
     result = engine.complete(rgb, sparse, CAMERA)
-    assert method.classical_fallbacks == 1
+    assert method.classical_fallbacks == 1 and engine.stats.method_fallbacks == 1
     classical = CompletionEngine("classical", device="cpu").complete(rgb, sparse, CAMERA)
     assert np.all(np.isfinite(result.depth)) and np.all(result.depth > 0)
     # the learned method pads to its stride; away from the padded bottom rows the fills agree
