@@ -65,7 +65,22 @@ ROWS = [
     Row("classical, no smoothing", "classical", {"median_size": 0, "smooth_size": 0}),
     Row("classical + RGB-edge splits 0.3", "classical", {"split_ratio": 0.3}),
     Row("classical + RGB-edge splits 1.0", "classical", {"split_ratio": 1.0}),
+    Row("learned (shipped, torch)", "learned"),
+    Row("mono_aligned (shipped teacher)", "mono_aligned"),
 ]
+
+
+def onnx_row() -> Row:
+    """The shipped network exported to ONNX (a temporary file), run by onnxruntime."""
+    import tempfile
+
+    from depth_completion_ros.models.checkpoint import load_model
+    from depth_completion_ros.models.inference import export_onnx
+    from depth_completion_ros.pipeline.learned import SHIPPED_COMPLETION
+
+    model, _ = load_model(SHIPPED_COMPLETION, "completion")
+    path = export_onnx(model, Path(tempfile.mkdtemp()) / "completion_small.onnx")
+    return Row("learned (shipped, onnxruntime)", "learned", weights=path)
 
 
 def _synthetic_frames() -> list[ProtocolFrame]:
@@ -216,9 +231,10 @@ def main() -> int:
             max(args.repeats // 5, 1),
         ))
     report = []
+    rows = [*ROWS, onnx_row()]
     for description, frames, repeats in protocols:
         print(f"\n{description}\nmedian of {repeats} runs per frame after warm-up")
-        results = [bench_row(row, frames, repeats, args.device) for row in ROWS]
+        results = [bench_row(row, frames, repeats, args.device) for row in rows]
         print_table(results)
         report.append({"protocol": description, "frames": len(frames), "results": results})
     print(

@@ -24,8 +24,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "complete": ("depth_completion_ros.cli.complete", "dense depth for a folder in the KITTI depth-completion layout"),
     "evaluate": ("depth_completion_ros.cli.evaluate", "KITTI depth metrics of predicted depth PNGs against ground truth"),
     "sim": ("depth_completion_ros.cli.sim", "generate a simulated sensor sequence (MCAP bag or KITTI folders)"),
-    "train": ("depth_completion_ros.cli.train", "train a network (occupancy) from a YAML config"),
+    "train": ("depth_completion_ros.cli.train", "build training caches; train the completion or occupancy network"),
     "occupancy": ("depth_completion_ros.cli.occupancy", "voxel occupancy (.bin) from KITTI odometry stereo or LiDAR"),
+    "export": ("depth_completion_ros.cli.export", "export the learned completion network (ONNX for onnxruntime)"),
 }
 
 

@@ -1,36 +1,120 @@
-"""``dcr train TASK --config FILE``: train a network of the package (tasks in :data:`TASKS`)."""
+"""``dcr train``: build the training-frame cache, and train the completion or occupancy network.
+
+* ``dcr train cache --out DIR --frames N --seed S [--rgbd DIR]``: simulate N frames with
+  random LiDAR patterns (and LiDAR simulated from RGB-D frames) into ``DIR/*.npz``;
+  resumable (existing files are kept).
+* ``dcr train completion --config FILE [--resume] [--device cpu|cuda]``: run the
+  stages of a training config (``config/train/completion_small.yaml``). For data-parallel
+  training start it with torchrun, e.g.
+  ``python -m torch.distributed.run --nproc_per_node 4 -m depth_completion_ros.cli.main train completion ...``.
+* ``dcr train occupancy --config FILE [--resume] [--out-dir DIR] [--epochs N]``: train the
+  OccDepth-style stereo occupancy network (``config/train/occupancy_cpu.yaml``); same
+  conventions (resume, validation, progress, seed, torchrun DDP).
+"""
 
 from __future__ import annotations
 
 import argparse
-import importlib
+import functools
+import sys
+from pathlib import Path
 
-# task -> (module, function(config: dict, resume: bool, progress: bool) -> history, config loader)
-TASKS: dict[str, tuple[str, str, str]] = {
-    "occupancy": ("depth_completion_ros.models.occupancy_training", "train_occupancy", "load_train_config"),
-}
+from depth_completion_ros.errors import BadInputError
+
+TUM_INTRINSICS = (525.0, 525.0, 319.5, 239.5)  # TUM RGB-D ROS default (fx, fy, cx, cy)
+TUM_DEPTH_SCALE = 5000.0  # TUM depth PNG: value / 5000 = metres
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("task", choices=sorted(TASKS), help="what to train")
-    parser.add_argument("--config", required=True, metavar="FILE", help="training config (YAML)")
-    parser.add_argument("--resume", action="store_true", help="continue from OUT_DIR/last.pt when it exists")
-    parser.add_argument("--out-dir", metavar="DIR", help="override trainer.out_dir")
-    parser.add_argument("--epochs", type=int, help="override trainer.epochs")
-    parser.add_argument("--no-progress", action="store_true", help="log lines instead of progress bars")
+    commands = parser.add_subparsers(dest="train_command", metavar="WHAT", required=True)
+    cache = commands.add_parser("cache", help="simulate training frames into a cache folder")
+    cache.add_argument("--out", required=True, type=Path, metavar="DIR", help="cache folder (created)")
+    cache.add_argument("--frames", type=int, default=1000, help="simulator frames (default: %(default)s)")
+    cache.add_argument("--seed", type=int, default=0, help="simulator stream seed (default: %(default)s)")
+    cache.add_argument("--indoor-fraction", type=float, default=0.25,
+                       help="fraction of indoor scenes (default: %(default)s)")
+    cache.add_argument("--rig-lidar", action="store_true",
+                       help="use the rig's own LiDAR and mount instead of random patterns (evaluation sets)")
+    cache.add_argument("--tum-rgbd", type=Path, metavar="DIR", action="append", default=[],
+                       help="a folder with TUM_color.png + TUM_depth.png; LiDAR is simulated from its depth")
+    cache.add_argument("--rgbd-variants", type=int, default=8,
+                       help="random LiDAR patterns per RGB-D frame (default: %(default)s)")
+    completion = commands.add_parser("completion", help="train the teacher and the completion network")
+    completion.add_argument("--config", required=True, type=Path, metavar="FILE", help="training config YAML")
+    completion.add_argument("--resume", action="store_true", help="continue from the checkpoints in the out folder")
+    completion.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="(default: %(default)s)")
+    occupancy = commands.add_parser("occupancy", help="train the stereo occupancy network")
+    occupancy.add_argument("--config", required=True, type=Path, metavar="FILE", help="training config YAML")
+    occupancy.add_argument("--resume", action="store_true", help="continue from OUT_DIR/last.pt when it exists")
+    occupancy.add_argument("--out-dir", metavar="DIR", help="override trainer.out_dir")
+    occupancy.add_argument("--epochs", type=int, help="override trainer.epochs")
+    occupancy.add_argument("--no-progress", action="store_true", help="log lines instead of progress bars")
 
 
-def run(args: argparse.Namespace) -> int:
-    module_name, train_name, loader_name = TASKS[args.task]
-    module = importlib.import_module(module_name)
-    config = getattr(module, loader_name)(args.config)
+def load_tum_frame(folder: Path):
+    """(rgb uint8, depth metres, camera) of ``TUM_color.png`` / ``TUM_depth.png`` in ``folder``."""
+    import cv2
+    import numpy as np
+
+    from depth_completion_ros.geometry.camera import CameraModel
+
+    rgb = cv2.imread(str(folder / "TUM_color.png"), cv2.IMREAD_COLOR)
+    depth = cv2.imread(str(folder / "TUM_depth.png"), cv2.IMREAD_UNCHANGED)
+    if rgb is None or depth is None:
+        raise BadInputError(str(folder), "needs TUM_color.png and TUM_depth.png (TUM RGB-D format)")
+    fx, fy, cx, cy = TUM_INTRINSICS
+    camera = CameraModel.from_intrinsics(fx, fy, cx, cy, rgb.shape[1], rgb.shape[0])
+    return cv2.cvtColor(rgb, cv2.COLOR_BGR2RGB), (depth.astype(np.float32) / TUM_DEPTH_SCALE), camera
+
+
+def _cache(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from depth_completion_ros.models.training_cache import build_cache
+
+    rgbd = [load_tum_frame(folder) for folder in args.tum_rgbd]
+    total = args.frames + len(rgbd) * args.rgbd_variants
+    for _ in tqdm(build_cache(args.out, args.frames, args.seed, rgbd, args.rgbd_variants,
+                              indoor_fraction=args.indoor_fraction, random_lidar_pattern=not args.rig_lidar),
+                  total=total, unit="frame", file=sys.stderr):
+        pass
+    print(f"{total} cached frames in {args.out}")
+    return 0
+
+
+def _completion(args: argparse.Namespace) -> int:
+    from depth_completion_ros.models.train import TrainConfig, train
+    from depth_completion_ros.pipeline.classical import classical_fill
+
+    config = TrainConfig.load(args.config)
+    written = train(config, functools.partial(classical_fill, rgb=None), args.device, args.resume)
+    for name, path in written.items():
+        print(f"{name}: {path}")
+    return 0
+
+
+def _occupancy(args: argparse.Namespace) -> int:
+    from depth_completion_ros.models.occupancy_training import load_train_config, train_occupancy
+
+    config = load_train_config(args.config)
     trainer = dict(config.get("trainer") or {})
     if args.out_dir:
         trainer["out_dir"] = args.out_dir
     if args.epochs is not None:
         trainer["epochs"] = args.epochs
     config["trainer"] = trainer
-    history = getattr(module, train_name)(config, resume=args.resume, progress=not args.no_progress)
+    history = train_occupancy(config, resume=args.resume, progress=not args.no_progress)
     last = history["epochs"][-1] if history["epochs"] else {}
     print(f"done: {len(history['epochs'])} epochs; last {last}")
     return 0
+
+
+COMMANDS = {"cache": _cache, "completion": _completion, "occupancy": _occupancy}
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return COMMANDS[args.train_command](args)
+    except (BadInputError, FileNotFoundError) as error:
+        print(f"dcr train: error: {error}", file=sys.stderr)
+        return 2

@@ -39,7 +39,11 @@ DEFAULT_METHOD = "classical"
 DEFAULT_MIN_DEPTH = 0.1  # metres
 DEFAULT_MAX_DEPTH = 100.0  # metres; beyond the HDL-64E's useful range
 # Modules whose import registers the built-in methods (later methods add their module here).
-BUILTIN_METHOD_MODULES = ("depth_completion_ros.pipeline.classical",)
+BUILTIN_METHOD_MODULES = (
+    "depth_completion_ros.pipeline.classical",
+    "depth_completion_ros.pipeline.learned",
+    "depth_completion_ros.pipeline.mono_aligned",
+)
 
 
 @dataclass(frozen=True)
@@ -49,10 +53,13 @@ class DepthResult:
     Attributes:
         depth: (H, W) float32 metres, 0 = no prediction.
         confidence: (H, W) float32 in [0, 1]; 0 wherever depth is 0.
+        fallback: the method could not produce its own answer and returned its fallback's
+            (e.g. ``learned`` -> the classical fill after a non-finite network output).
     """
 
     depth: np.ndarray
     confidence: np.ndarray
+    fallback: bool = False
 
 
 class CompletionMethod(Protocol):
@@ -194,12 +201,15 @@ class EngineStats:
             ``[min_depth, max_depth]`` and so treated as "no measurement".
         non_finite_output_pixels: output pixels the method left NaN/Inf (set to 0).
         frames_with_non_finite_output: frames with at least one such pixel.
+        method_fallbacks: frames the method answered with its fallback (see
+            :attr:`DepthResult.fallback`).
     """
 
     frames: int = 0
     dropped_input_pixels: int = 0
     non_finite_output_pixels: int = 0
     frames_with_non_finite_output: int = 0
+    method_fallbacks: int = 0
 
 
 def _check_inputs(
@@ -294,7 +304,7 @@ class CompletionEngine:
         depth[invalid] = 0
         confidence[invalid | ~np.isfinite(confidence)] = 0
         np.clip(confidence, 0.0, 1.0, out=confidence)
-        return DepthResult(depth, confidence)
+        return DepthResult(depth, confidence, result.fallback)
 
     def complete(
         self,
@@ -315,8 +325,9 @@ class CompletionEngine:
         sparse = self.sanitize_sparse(sparse)
         rgb, sparse, camera = _pad_to_stride(rgb, sparse, camera.image_model(), self.implementation.stride)
         raw = self.implementation.complete(rgb, sparse, camera, radar)
-        raw = DepthResult(raw.depth[:height, :width], raw.confidence[:height, :width])
+        raw = DepthResult(raw.depth[:height, :width], raw.confidence[:height, :width], raw.fallback)
         self.stats.frames += 1
+        self.stats.method_fallbacks += int(raw.fallback)
         return self.finalize(raw)
 
     def warm_up(self, camera: CameraModel, runs: int = 3, seed: int = 0) -> None:

@@ -1,0 +1,116 @@
+"""Checkpoints: state_dict + model config + training config + metrics, loaded safely.
+
+A checkpoint is a plain dict (loadable with ``torch.load(weights_only=True)``)::
+
+    {"format": 1, "kind": "completion" | "teacher", "model_config": {...},
+     "state_dict": {...}, "train_config": {...}, "metrics": {...},
+     "progress": {"stage": str, "epoch": int}, "optimizer": {...}, "raw_state_dict": {...}
+     (the last two for resuming training only)}
+
+:func:`load_model` checks the architecture before building: every tensor's shape must
+match the model the config declares, and a mismatch names the expected and found shapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from depth_completion_ros.errors import BadInputError
+from depth_completion_ros.models.completion_net import CompletionNet, CompletionNetConfig
+from depth_completion_ros.models.teacher import TeacherNet
+
+CHECKPOINT_FORMAT = 1
+MODEL_KINDS: dict[str, type[nn.Module]] = {"completion": CompletionNet, "teacher": TeacherNet}
+
+
+def save_checkpoint(path: str | Path, kind: str, model: nn.Module, train_config: Mapping | None = None,
+                    metrics: Mapping | None = None, progress: Mapping | None = None,
+                    optimizer: Mapping | None = None, raw_state_dict: Mapping | None = None) -> Path:
+    """Write a checkpoint of ``model`` (a :data:`MODEL_KINDS` network, or DDP around one).
+
+    ``optimizer`` and ``raw_state_dict`` (the un-averaged weights when the model is an
+    exponential moving average) are only for resuming training.
+    """
+    module = model.module if hasattr(model, "module") else model
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "kind": kind,
+        "model_config": module.config.to_dict(),
+        "state_dict": {key: value.detach().cpu() for key, value in module.state_dict().items()},
+        "train_config": dict(train_config or {}),
+        "metrics": dict(metrics or {}),
+        "progress": dict(progress or {}),
+    }
+    if optimizer is not None:
+        payload["optimizer"] = optimizer
+    if raw_state_dict is not None:
+        payload["raw_state_dict"] = dict(raw_state_dict)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, temporary)
+    temporary.replace(path)  # atomic: a crash never leaves half a checkpoint
+    return path
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """Load a checkpoint dict with ``weights_only=True``; a corrupt file is a :class:`BadInputError`."""
+    try:
+        payload = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except Exception as error:  # unpickling raises many types for a corrupt or foreign file
+        raise BadInputError(str(path), f"not a readable checkpoint: {type(error).__name__}: {error}") from error
+    missing = {"kind", "model_config", "state_dict"} - set(payload) if isinstance(payload, dict) else {"a dict"}
+    if missing:
+        raise BadInputError(str(path), f"not a depth_completion_ros checkpoint: missing {sorted(missing)}")
+    return payload
+
+
+def check_state_dict(expected: Mapping[str, torch.Tensor], found: Mapping[str, torch.Tensor], source: str) -> None:
+    """Raise :class:`BadInputError` naming the first differing tensors (missing, unexpected, shape)."""
+    missing = [key for key in expected if key not in found]
+    unexpected = [key for key in found if key not in expected]
+    mismatched = [key for key in expected if key in found and tuple(expected[key].shape) != tuple(found[key].shape)]
+    problems = []
+    if mismatched:
+        problems.append("; ".join(f"{key}: expected shape {tuple(expected[key].shape)}, found {tuple(found[key].shape)}"
+                                  for key in mismatched[:3]))
+    if missing:
+        problems.append(f"missing {missing[:3]}")
+    if unexpected:
+        problems.append(f"unexpected {unexpected[:3]}")
+    if problems:
+        raise BadInputError(source, "architecture mismatch: " + " | ".join(problems))
+
+
+def load_model(path: str | Path, kind: str, expected_config: CompletionNetConfig | None = None,
+               payload: dict | None = None) -> tuple[nn.Module, dict]:
+    """Build the network a checkpoint declares and load its weights.
+
+    Args:
+        path: checkpoint file.
+        kind: ``completion`` or ``teacher``.
+        expected_config: if given, the checkpoint must declare this architecture.
+        payload: an already-read checkpoint of ``path`` (avoids reading twice).
+
+    Returns:
+        ``(model in eval mode on the CPU, checkpoint dict)``.
+
+    Raises:
+        BadInputError: unreadable file, wrong kind, or an architecture mismatch (naming
+            the expected and found shapes).
+    """
+    payload = read_checkpoint(path) if payload is None else payload
+    if payload["kind"] != kind:
+        raise BadInputError(str(path), f"is a '{payload['kind']}' checkpoint, expected '{kind}'")
+    try:
+        config = CompletionNetConfig.from_dict(payload["model_config"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise BadInputError(str(path), f"invalid model_config {payload['model_config']}: {error}") from error
+    model = MODEL_KINDS[kind](expected_config or config)
+    check_state_dict(model.state_dict(), payload["state_dict"], str(path))
+    model.load_state_dict(payload["state_dict"])
+    return model.eval(), payload

@@ -1,0 +1,139 @@
+"""Running the completion network on one frame: torch or onnxruntime, same inputs and outputs.
+
+Both runners take numpy arrays (RGB (H, W, 3) uint8; sparse and prior (H, W) float32
+metres) and return ``(depth, confidence)`` (H, W) float32. The per-image scale is computed
+here in numpy (:func:`numpy_depth_scale`, the same lower median as
+:func:`~.completion_net.depth_scale`) and fed to the network as an input, so the two
+backends run the same graph.
+
+Torch inference: ``torch.inference_mode``, channels-last, fp16 autocast on CUDA, optional
+``torch.compile``. A CUDA out-of-memory error moves the model to the CPU with a warning
+and retries (:attr:`TorchRunner.oom_fallbacks` counts it).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from depth_completion_ros.errors import BadInputError
+from depth_completion_ros.models.completion_net import MIN_SCALE, CompletionNet
+
+ONNX_INPUTS = ("rgb", "sparse", "prior", "scale")
+ONNX_OUTPUTS = ("depth", "confidence")
+ONNX_OPSET = 17
+
+
+def numpy_depth_scale(sparse: np.ndarray) -> float:
+    """Lower median of the valid (> 0) depths, at least MIN_SCALE; 1 m when there are none."""
+    valid = np.sort(sparse[sparse > 0].astype(np.float32))
+    if valid.size == 0:
+        return 1.0
+    return max(float(valid[(valid.size - 1) // 2]), MIN_SCALE)
+
+
+def network_inputs(rgb: np.ndarray, sparse: np.ndarray, prior: np.ndarray) -> dict[str, np.ndarray]:
+    """The four (batch-1) float32 network inputs named as in :data:`ONNX_INPUTS`."""
+    return {
+        "rgb": np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], dtype=np.float32) / np.float32(255.0),
+        "sparse": np.ascontiguousarray(sparse[None, None], dtype=np.float32),
+        "prior": np.ascontiguousarray(prior[None, None], dtype=np.float32),
+        "scale": np.array([numpy_depth_scale(sparse)], dtype=np.float32),
+    }
+
+
+class TorchRunner:
+    """A :class:`CompletionNet` on a device.
+
+    Args:
+        model: the network (moved to ``device``, eval mode).
+        device: ``cpu`` or ``cuda[:N]``.
+        channels_last: use the channels-last memory format (faster convolutions).
+        compile: wrap the network in ``torch.compile``.
+    """
+
+    def __init__(self, model: CompletionNet, device: str = "cpu", channels_last: bool = True,
+                 compile: bool = False) -> None:
+        self.model = model.eval()
+        self.device = device
+        self.channels_last = channels_last
+        self.compile = compile
+        self.oom_fallbacks = 0
+        self._place(device)
+
+    def _place(self, device: str) -> None:
+        self.device = device
+        self.model = self.model.to(device)
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.forward = torch.compile(self.model) if self.compile else self.model
+
+    def _run(self, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        tensors = {k: torch.from_numpy(v).to(self.device) for k, v in inputs.items()}
+        if self.channels_last:
+            tensors["rgb"] = tensors["rgb"].contiguous(memory_format=torch.channels_last)
+        cuda = self.device.startswith("cuda")
+        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=cuda):
+            depth, confidence = self.forward(tensors["rgb"], tensors["sparse"], tensors["prior"], tensors["scale"])
+        return depth[0, 0].float().cpu().numpy(), confidence[0, 0].float().cpu().numpy()
+
+    def __call__(self, rgb: np.ndarray, sparse: np.ndarray, prior: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        inputs = network_inputs(rgb, sparse, prior)
+        try:
+            return self._run(inputs)
+        except torch.cuda.OutOfMemoryError:
+            warnings.warn("CUDA out of memory in the completion network; continuing on the CPU", RuntimeWarning,
+                          stacklevel=2)
+            self.oom_fallbacks += 1
+            torch.cuda.empty_cache()
+            self._place("cpu")
+            return self._run(inputs)
+
+
+class OnnxRunner:
+    """The exported network in onnxruntime (CPU, or CUDA when the provider is installed)."""
+
+    def __init__(self, path: str | Path, device: str = "cpu", threads: int = 0) -> None:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        providers = ["CPUExecutionProvider"]
+        if device.startswith("cuda") and "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+            providers.insert(0, "CUDAExecutionProvider")
+        try:
+            self.session = onnxruntime.InferenceSession(str(path), options, providers=providers)
+        except Exception as error:  # onnxruntime raises its own exception types
+            raise BadInputError(str(path), f"not a loadable ONNX completion model: {error}") from error
+        names = tuple(i.name for i in self.session.get_inputs())
+        if names != ONNX_INPUTS:
+            raise BadInputError(str(path), f"expected inputs {ONNX_INPUTS}, found {names}")
+        self.device = "cpu" if providers[0] == "CPUExecutionProvider" else device
+        self.oom_fallbacks = 0
+
+    def __call__(self, rgb: np.ndarray, sparse: np.ndarray, prior: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        depth, confidence = self.session.run(list(ONNX_OUTPUTS), network_inputs(rgb, sparse, prior))
+        return depth[0, 0], confidence[0, 0]
+
+
+def export_onnx(model: CompletionNet, path: str | Path, width: int = 1216, height: int = 352) -> Path:
+    """Export to ONNX with dynamic height and width (multiples of ``model.stride``).
+
+    ``width x height`` is only the size traced for the export.
+    """
+    model = model.eval().cpu()
+    example = network_inputs(np.zeros((height, width, 3), np.uint8), np.ones((height, width), np.float32),
+                             np.ones((height, width), np.float32))
+    args = tuple(torch.from_numpy(example[name]) for name in ONNX_INPUTS)
+    image_axes = {2: "height", 3: "width"}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(model, args, str(path), input_names=list(ONNX_INPUTS), output_names=list(ONNX_OUTPUTS),
+                      dynamic_axes={"rgb": image_axes, "sparse": image_axes, "prior": image_axes,
+                                    "depth": image_axes, "confidence": image_axes},
+                      opset_version=ONNX_OPSET, dynamo=False)
+    return path

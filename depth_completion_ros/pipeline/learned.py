@@ -1,0 +1,93 @@
+"""The ``learned`` completion method: the trained network refining the classical fill.
+
+Per frame: the classical fill of the sparse input is the prior; the network
+(:class:`~depth_completion_ros.models.completion_net.CompletionNet`) refines it with the
+RGB image and returns depth and confidence. Backends:
+
+* torch (a ``.pt`` checkpoint; default: the shipped ``weights/completion_small.pt``),
+  with method parameters ``channels_last`` (default true) and ``compile`` (default false);
+* onnxruntime (a ``.onnx`` file from ``dcr export --format onnx``).
+
+A non-finite network output falls back to the classical fill for that frame and is counted
+(:attr:`LearnedCompletion.classical_fallbacks`, and the engine's ``method_fallbacks``); CUDA out-of-memory moves the network to
+the CPU with a warning (counted by the runner).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from depth_completion_ros.errors import BadInputError
+from depth_completion_ros.geometry.camera import CameraModel
+from depth_completion_ros.pipeline.classical import ClassicalParams, classical_fill, completion_confidence
+from depth_completion_ros.pipeline.engine import DepthResult, register_method
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+SHIPPED_COMPLETION = WEIGHTS_DIR / "completion_small.pt"
+SHIPPED_TEACHER = WEIGHTS_DIR / "teacher_small.pt"
+ONNX_STRIDE = 32  # the shipped architecture's stride; an ONNX graph does not declare it
+_PARAMETERS = {"channels_last", "compile", "stride"}
+
+
+def shipped_weights(path: Path) -> Path:
+    """The shipped weights file, or a clear error when the package was installed without it."""
+    if not path.is_file():
+        raise BadInputError("weights", f"the shipped weights {path} are missing; pass --weights FILE "
+                                       "(train them with `dcr train completion`)")
+    return path
+
+
+@dataclass
+class LearnedCompletion:
+    """A :class:`~depth_completion_ros.pipeline.engine.CompletionMethod` around a network runner.
+
+    Attributes:
+        runner: ``(rgb, sparse, prior) -> (depth, confidence)`` (torch or onnxruntime).
+        stride: input height and width must be multiples of it (the engine pads).
+        classical_fallbacks: frames whose network output was not finite.
+    """
+
+    runner: object
+    stride: int
+    classical_fallbacks: int = 0
+
+    def complete(self, rgb: np.ndarray | None, sparse: np.ndarray, camera: CameraModel,
+                 radar: np.ndarray | None = None) -> DepthResult:
+        if rgb is None:
+            raise BadInputError("rgb", "the learned method needs the camera image")
+        prior = classical_fill(sparse, None, ClassicalParams())
+        if not np.any(sparse > 0):
+            return DepthResult(prior, np.zeros_like(prior))
+        depth, confidence = self.runner(rgb, sparse, prior)
+        if not np.all(np.isfinite(depth)):
+            self.classical_fallbacks += 1
+            return DepthResult(prior, completion_confidence(prior, sparse > 0), fallback=True)
+        return DepthResult(depth, confidence)
+
+
+def build_runner(device: str, weights: Path, params: Mapping[str, object]):
+    """(runner, stride) for a ``.pt`` checkpoint or an ``.onnx`` file."""
+    unknown = sorted(set(params) - _PARAMETERS)
+    if unknown:
+        raise BadInputError("method_params", f"unknown parameter(s) {unknown}; known: {sorted(_PARAMETERS)}")
+    if weights.suffix == ".onnx":
+        from depth_completion_ros.models.inference import OnnxRunner
+
+        return OnnxRunner(weights, device), int(params.get("stride", ONNX_STRIDE))
+    from depth_completion_ros.models.checkpoint import load_model
+    from depth_completion_ros.models.inference import TorchRunner
+
+    model, _ = load_model(weights, "completion")
+    runner = TorchRunner(model, device, bool(params.get("channels_last", True)), bool(params.get("compile", False)))
+    return runner, model.stride
+
+
+@register_method("learned", devices=("cpu", "cuda"), weights="optional",
+                 description="trained network refining the classical fill (shipped weights by default)")
+def _learned(device: str, weights: Path | None, params: Mapping[str, object]) -> LearnedCompletion:
+    runner, stride = build_runner(device, Path(weights) if weights else shipped_weights(SHIPPED_COMPLETION), params)
+    return LearnedCompletion(runner, stride)

@@ -1,0 +1,60 @@
+"""``dcr train cache``, ``dcr export`` and ``dcr complete --method learned`` (shipped weights)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from depth_completion_ros.cli.main import main
+from depth_completion_ros.datasets.kitti_depth_completion import CompletionFrame, write_frame
+from depth_completion_ros.datasets.shared_data import find_shared_data
+from depth_completion_ros.geometry.camera import CameraModel
+from depth_completion_ros.models.checkpoint import read_checkpoint, save_checkpoint
+from depth_completion_ros.models.completion_net import PRESETS, CompletionNet
+from depth_completion_ros.models.training_cache import CachedFrame, cache_files
+
+REDWOOD = find_shared_data("redwood_rgbd", Path(__file__).resolve().parents[2])
+
+
+@pytest.mark.slow
+def test_train_cache_writes_loadable_frames_and_resumes(tmp_path, capsys):
+    out = tmp_path / "cache"
+    extra = ["--tum-rgbd", str(REDWOOD / "other_formats"), "--rgbd-variants", "1"] if REDWOOD else []
+    assert main(["train", "cache", "--out", str(out), "--frames", "1", "--seed", "5", *extra]) == 0
+    files = cache_files(out)
+    assert len(files) == (2 if REDWOOD else 1)
+    for path in files:
+        frame = CachedFrame.load(path)
+        assert frame.points.shape[1] == 3 and frame.points.shape[0] == frame.ring.shape[0] > 100
+        assert frame.rgb.shape[:2] == frame.depth.shape == (frame.camera.height, frame.camera.width)
+    stamp = files[0].stat().st_mtime_ns
+    assert main(["train", "cache", "--out", str(out), "--frames", "1", "--seed", "5"]) == 0
+    assert files[0].stat().st_mtime_ns == stamp  # existing frames are kept
+
+
+def test_export_onnx_and_pt(tmp_path, capsys):
+    torch.manual_seed(0)
+    net = CompletionNet(PRESETS["tiny"])
+    weights = save_checkpoint(tmp_path / "tiny.pt", "completion", net, optimizer={"state": {}, "param_groups": []})
+    assert main(["export", "--format", "onnx", "--weights", str(weights), "--output", str(tmp_path / "t.onnx"),
+                 "--width", "64", "--height", "32"]) == 0
+    assert "max |depth difference|" in capsys.readouterr().out
+    assert main(["export", "--format", "pt", "--weights", str(weights), "--output", str(tmp_path / "t2.pt")]) == 0
+    assert "optimizer" in read_checkpoint(weights) and "optimizer" not in read_checkpoint(tmp_path / "t2.pt")
+    assert main(["export", "--weights", str(weights), "--output", str(tmp_path / "x.onnx"), "--width", "60"]) == 2
+
+
+def test_complete_with_the_learned_method_and_shipped_weights(tmp_path):
+    rng = np.random.default_rng(0)
+    sparse = np.where(rng.random((64, 96)) < 0.1, rng.uniform(2, 60, (64, 96)), 0).astype(np.float32)
+    rgb = rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    camera = CameraModel.from_intrinsics(60, 60, 48, 32, 96, 64)
+    write_frame(tmp_path / "in", CompletionFrame("a.png", rgb, sparse, camera))
+    assert main(["complete", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"),
+                 "--method", "learned", "--device", "cpu"]) == 0
+    stored = cv2.imread(str(tmp_path / "out" / "a.png"), cv2.IMREAD_UNCHANGED)
+    assert stored.shape == (64, 96) and np.all(stored > 0)

@@ -1,0 +1,43 @@
+"""Fixtures: a small synthetic frame cache (no simulator run) for fast training tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from depth_completion_ros.geometry.camera import CameraModel
+from depth_completion_ros.geometry.projection import depth_to_points
+from depth_completion_ros.models.training_cache import CachedFrame
+
+WIDTH, HEIGHT = 160, 96
+
+
+def synthetic_frame(seed: int) -> CachedFrame:
+    """A road plane with a box, dense depth, and 32 'rings' of points taken from it."""
+    rng = np.random.default_rng(seed)
+    camera = CameraModel.from_intrinsics(100.0, 100.0, WIDTH / 2 - 0.5, HEIGHT / 3, WIDTH, HEIGHT)
+    rows = np.arange(HEIGHT, dtype=np.float32)[:, None] - camera.cy
+    depth = np.where(rows > 1, 1.5 * camera.fy / np.maximum(rows, 1), 0).repeat(WIDTH, axis=1).astype(np.float32)
+    left, box = int(rng.integers(10, WIDTH - 50)), rng.uniform(4, 8)
+    region = depth[20:70, left : left + 40]
+    depth[20:70, left : left + 40] = np.where(region > 0, np.minimum(region, box), box)  # a box in front
+    depth = np.minimum(depth, 80).astype(np.float32)
+    rgb = (np.clip(depth[..., None] / 10, 0, 1) * rng.uniform(100, 255, 3)).astype(np.uint8)
+    ring_rows = np.linspace(HEIGHT // 3, HEIGHT - 1, 32).astype(int)
+    mask = np.zeros_like(depth)
+    mask[ring_rows, ::2] = 1
+    points, _ = depth_to_points(np.where(mask > 0, depth, 0), camera)
+    row_of_point = np.round(points[:, 1] / points[:, 2] * camera.fy + camera.cy).astype(int)
+    ring = np.searchsorted(ring_rows, row_of_point).clip(0, 31)
+    return CachedFrame(rgb, depth, camera, points, 31 - ring, "synthetic")
+
+
+@pytest.fixture(scope="session")
+def frame_cache(tmp_path_factory) -> Path:
+    """A folder of 6 synthetic cached frames."""
+    folder = tmp_path_factory.mktemp("frame_cache")
+    for seed in range(6):
+        synthetic_frame(seed).save(folder / f"synthetic_{seed:02d}.npz")
+    return folder

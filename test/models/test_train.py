@@ -1,0 +1,97 @@
+"""Training: all stages on a tiny config, checkpoints, resume, determinism, DDP on gloo."""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from depth_completion_ros.models.checkpoint import load_model, read_checkpoint
+from depth_completion_ros.models.train import TrainConfig, train
+from depth_completion_ros.pipeline.classical import classical_fill
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PRIOR = functools.partial(classical_fill, rgb=None)
+
+
+def tiny_config(cache: Path, out: Path, epochs: int = 1) -> dict:
+    return {
+        "out": str(out), "cache": str(cache), "val_cache": str(cache), "val_frames": 2,
+        "model": "tiny", "teacher": "tiny", "seed": 3, "threads": 1, "crop": [64, 64],
+        "batch_size": 2, "num_workers": 0,
+        "stages": [
+            {"name": "teacher", "kind": "teacher", "epochs": 1, "samples_per_epoch": 4},
+            {"name": "stage1", "kind": "completion", "supervision": "dense", "epochs": epochs, "samples_per_epoch": 4,
+             "ema_decay": 0.5},
+            {"name": "stage2", "kind": "completion", "supervision": "sparse", "epochs": 1, "samples_per_epoch": 4,
+             "ssi_weight": 0.5, "gradient_weight": 0.0},
+        ],
+    }
+
+
+def test_all_stages_write_checkpoints_with_configs_and_metrics(frame_cache, tmp_path):
+    config = TrainConfig.from_dict(tiny_config(frame_cache, tmp_path / "run"))
+    written = train(config, PRIOR, log=lambda _: None)
+    assert set(written) == {"teacher", "stage1", "stage2"}
+    payload = read_checkpoint(written["stage2"])  # torch.load(weights_only=True)
+    assert payload["train_config"]["model"] == "tiny"
+    assert payload["model_config"]["widths"] == [8, 8]
+    assert payload["progress"] == {"stage": "stage2", "epoch": 1}
+    for key in ("train_loss", "rmse_m", "prior_rmse_m"):
+        assert torch.isfinite(torch.tensor(payload["metrics"][key]))
+    model, _ = load_model(written["stage2"], "completion")
+    stage1, _ = load_model(written["stage1"], "completion")
+    changed = [not torch.equal(a, b) for a, b in zip(model.state_dict().values(), stage1.state_dict().values())]
+    assert any(changed)  # stage 2 continued training from stage 1
+    assert "ssi" in read_checkpoint(written["teacher"])["metrics"]
+    ema = read_checkpoint(written["stage1"])
+    assert set(ema["raw_state_dict"]) == set(ema["state_dict"])  # averaged weights shipped, raw kept to resume
+    assert any(not torch.equal(ema["raw_state_dict"][k], ema["state_dict"][k]) for k in ema["state_dict"])
+
+
+def test_resume_continues_after_the_last_finished_epoch(frame_cache, tmp_path):
+    out = tmp_path / "run"
+    train(TrainConfig.from_dict(tiny_config(frame_cache, out, epochs=1)), PRIOR, log=lambda _: None)
+    before = read_checkpoint(out / "stage1.pt")
+    messages: list[str] = []
+    train(TrainConfig.from_dict(tiny_config(frame_cache, out, epochs=2)), PRIOR, resume=True, log=messages.append)
+    after = read_checkpoint(out / "stage1.pt")
+    assert before["progress"]["epoch"] == 1 and after["progress"]["epoch"] == 2
+    assert any("[teacher] resumed after epoch 1" in m for m in messages)
+    assert not any(m.startswith("[teacher] epoch") for m in messages)  # the finished stage is not retrained
+    assert any(m.startswith("[stage1] epoch 2/2") for m in messages)
+
+
+def test_same_seed_gives_identical_weights(frame_cache, tmp_path):
+    weights = []
+    for run in ("a", "b"):
+        config = tiny_config(frame_cache, tmp_path / run)
+        config["stages"] = config["stages"][1:2]
+        written = train(TrainConfig.from_dict(config), PRIOR, log=lambda _: None)
+        weights.append(read_checkpoint(written["stage1"])["state_dict"])
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+@pytest.mark.slow
+def test_ddp_two_cpu_processes_on_gloo(frame_cache, tmp_path):
+    config = tiny_config(frame_cache, tmp_path / "ddp")
+    config["stages"] = config["stages"][:2]
+    config_path = tmp_path / "tiny.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "depth_completion_ros.cli.main", "train", "completion", "--config", str(config_path)],
+        capture_output=True, text=True, env=env, timeout=120, cwd=REPO_ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "2 process(es)" in result.stdout
+    payload = read_checkpoint(tmp_path / "ddp" / "stage1.pt")
+    assert payload["progress"]["epoch"] == 1
+    assert torch.isfinite(torch.tensor(payload["metrics"]["rmse_m"]))
