@@ -28,6 +28,7 @@ MultiThreadedExecutor (``main`` does).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from rcl_interfaces.msg import ParameterType
@@ -129,7 +130,9 @@ class DepthCompletionNode(SynchronizedNode):
             self.engine = self._make_engine(updated)
 
     def diagnostic_values(self) -> dict[str, object]:
-        return {"device": describe_device(self.engine.device), "method": self.engine.method}
+        # engine.*: dropped input pixels, non-finite outputs, learned -> classical fallbacks
+        return {"device": describe_device(self.engine.device), "method": self.engine.method,
+                "engine": dataclasses.asdict(self.engine.stats)}
 
     def _frame(self, matched: MatchedSet) -> DepthFrame:
         """Convert one synchronized set to arrays (raises BadInputError on bad input)."""

@@ -143,6 +143,7 @@ def test_one_output_per_sweep_with_image_stamp_and_same_values_as_the_pipeline(k
     values = run.last_values()
     assert values["device"].startswith("cpu") or values["device"].startswith("cuda")
     assert int(values["outputs"]) == len(run.depth) and int(values["drops.no_partner"]) == 0
+    assert int(values["engine.frames"]) == len(run.depth) and int(values["engine.method_fallbacks"]) == 0
 
 
 def test_bad_inputs_are_logged_counted_and_never_published(kitti_object, tmp_path, ros_domain_id):
@@ -163,11 +164,21 @@ def test_missing_extrinsics(kitti_object, tmp_path, ros_domain_id):
     assert "lidar_to_camera.matrix" in run.node_log
 
 
-def test_unusable_model_falls_back_loudly(kitti_object, tmp_path, ros_domain_id):
+WEIGHTS = Path(__file__).resolve().parents[2] / "depth_completion_ros" / "weights"
+
+
+@pytest.mark.parametrize(("weights", "says"), [
+    ("missing.pt", "missing.pt"),
+    (str(WEIGHTS / "occdepth_small.pt"), "checkpoint"),  # a real checkpoint of another network
+    (str(WEIGHTS / "teacher_small.pt"), "teacher_small.pt"),  # our format, the wrong network
+])
+def test_unusable_or_incompatible_checkpoint_falls_back_loudly(kitti_object, tmp_path, ros_domain_id, weights, says):
+    path = tmp_path / weights if weights == "missing.pt" else Path(weights)
     run = run_node(kitti_object, tmp_path, ros_domain_id, "good", frames=3,
-                   node_params=(f"weights:={tmp_path / 'missing.pt'}",))
+                   node_params=("method:=learned", f"weights:={path}"))
     assert int(run.last_values()["bad_input.model_error"]) == 1
-    assert "missing.pt" in run.node_log and "Falling back" in run.node_log
+    assert says in run.node_log and "Falling back" in run.node_log and "Traceback" not in run.node_log
+    assert run.last_values()["method"] == "classical"
     assert_one_output_per_sweep(run, [e["stamp_ns"] for e in run.manifest])
 
 
