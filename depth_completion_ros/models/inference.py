@@ -53,11 +53,13 @@ class TorchRunner:
         device: ``cpu`` or ``cuda[:N]``.
         channels_last: use the channels-last memory format (faster convolutions).
         compile: wrap the network in ``torch.compile``.
+        fp16: autocast to float16 on CUDA (ignored on the CPU, which runs float32).
     """
 
     def __init__(self, model: CompletionNet, device: str = "cpu", channels_last: bool = True,
-                 compile: bool = False) -> None:
+                 compile: bool = False, fp16: bool = True) -> None:
         self.model = model.eval()
+        self.fp16 = fp16
         self.device = device
         self.channels_last = channels_last
         self.compile = compile
@@ -76,7 +78,7 @@ class TorchRunner:
         if self.channels_last:
             tensors["rgb"] = tensors["rgb"].contiguous(memory_format=torch.channels_last)
         cuda = self.device.startswith("cuda")
-        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=cuda):
+        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=cuda and self.fp16):
             depth, confidence = self.forward(tensors["rgb"], tensors["sparse"], tensors["prior"], tensors["scale"])
         return depth[0, 0].float().cpu().numpy(), confidence[0, 0].float().cpu().numpy()
 

@@ -30,7 +30,7 @@ WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 SHIPPED_COMPLETION = WEIGHTS_DIR / "completion_small.pt"
 SHIPPED_TEACHER = WEIGHTS_DIR / "teacher_small.pt"
 ONNX_STRIDE = 32  # the shipped architecture's stride; an ONNX graph does not declare it
-_PARAMETERS = {"channels_last", "compile", "stride"}
+_PARAMETERS = {"channels_last", "compile", "stride", "fp16"}
 
 
 def shipped_weights(path: Path) -> Path:
@@ -82,7 +82,8 @@ def build_runner(device: str, weights: Path, params: Mapping[str, object]):
     from depth_completion_ros.models.inference import TorchRunner
 
     model, _ = load_model(weights, "completion")
-    runner = TorchRunner(model, device, bool(params.get("channels_last", True)), bool(params.get("compile", False)))
+    runner = TorchRunner(model, device, bool(params.get("channels_last", True)), bool(params.get("compile", False)),
+                         fp16=bool(params.get("fp16", True)))
     return runner, model.stride
 
 

@@ -64,6 +64,8 @@ PARAMETERS = COMMON_PARAMETERS + (
     ParameterSpec("method", DEFAULT_METHOD, "Completion method (registry name, e.g. classical, ip_basic)."),
     ParameterSpec("weights", "", "Checkpoint file for learned methods ('' = the shipped one or none)."),
     ParameterSpec("device", "auto", "Compute device: auto = CUDA when available, else CPU.", choices=("auto", "cpu", "cuda")),
+    ParameterSpec("precision", "auto", "Learned methods: auto = fp16 autocast on CUDA, fp32 on the CPU; fp32 = always.",
+                  choices=("auto", "fp32")),
     ParameterSpec("min_depth", 0.1, "Smallest valid depth, metres.", 0.01, 10.0),
     ParameterSpec("max_depth", 100.0, "Largest valid depth, metres.", 1.0, 1000.0),
     ParameterSpec("output_encoding", "32FC1", "Depth encoding: 32FC1 metres (NaN invalid) or 16UC1 mm (0 invalid).",
@@ -82,7 +84,8 @@ PARAMETERS = COMMON_PARAMETERS + (
 )
 INPUT_TOPICS = {"image": Image, "camera_info": CameraInfo, "lidar/points": PointCloud2, "radar/points": PointCloud2}
 _SYNC_NAMES = {"image": "image", "camera_info": None, "lidar/points": "lidar", "radar/points": "radar"}
-_ENGINE_PARAMETERS = {"method", "weights", "device", "min_depth", "max_depth"}
+_ENGINE_PARAMETERS = {"method", "weights", "device", "precision", "min_depth", "max_depth"}
+_NETWORK_METHODS = {"learned"}  # methods that take the precision setting
 
 
 class DepthCompletionNode(SynchronizedNode):
@@ -115,8 +118,10 @@ class DepthCompletionNode(SynchronizedNode):
         """The configured engine; an unknown method or a missing/incompatible checkpoint
         falls back to the default method, with an error log and the ``model_error`` count."""
         kwargs = dict(device=params["device"], min_depth=params["min_depth"], max_depth=params["max_depth"])
+        network = {"fp16": params["precision"] != "fp32"} if params["method"] in _NETWORK_METHODS else {}
         try:
-            return CompletionEngine(method=params["method"], weights=params["weights"] or None, **kwargs)
+            return CompletionEngine(method=params["method"], weights=params["weights"] or None, method_params=network,
+                                    **kwargs)
         except (BadInputError, RuntimeError, KeyError, ValueError) as error:
             self.stats.bad("model_error")
             self.get_logger().error(
