@@ -55,6 +55,28 @@ def test_there_are_launch_files_for_the_nodes():
                                              "stereo_occupancy.launch.py", "perception.launch.py"}
 
 
+HELPER = REPO / "depth_completion_ros" / "launch_description.py"
+
+
+def helper_arguments() -> set[str]:
+    """Launch arguments node_launch_description declares for every node."""
+    tree = ast.parse(HELPER.read_text())
+    return {c.args[0].value for c in calls(tree, "DeclareLaunchArgument") if isinstance(c.args[0], ast.Constant)}
+
+
+def test_shared_node_description_compiles_and_sets_only_declared_parameters():
+    source = HELPER.read_text()
+    compile(source, str(HELPER), "exec")
+    tree = ast.parse(source)
+    assert "FASTDDS_BUILTIN_TRANSPORTS" in source
+    assert helper_arguments() >= {"namespace", "config", "use_sim_time", "device"}
+    for params in ast.walk(keyword(calls(tree, "Node")[0], "parameters")):
+        if isinstance(params, ast.Dict):
+            for key in params.keys:
+                for name, declared in NODE_PARAMETERS.items():
+                    assert key.value in declared, f"'{key.value}' is not a parameter of {name}"
+
+
 @pytest.mark.parametrize("path", LAUNCH_FILES, ids=lambda p: p.name)
 def test_launch_file_compiles_and_references_exist(path):
     source = path.read_text()
@@ -62,16 +84,13 @@ def test_launch_file_compiles_and_references_exist(path):
     tree = ast.parse(source)
     assert any(isinstance(n, ast.FunctionDef) and n.name == "generate_launch_description" for n in tree.body)
     started = []
-    for call in calls(tree, "Node"):
+    for call in calls(tree, "node_launch_description"):
         executable = keyword(call, "executable").value
         assert executable in console_scripts(), f"{path.name} starts '{executable}', not a console script"
         name = keyword(call, "name").value
         assert name in NODE_PARAMETERS, f"unknown node name {name}"
+        assert (REPO / "config" / keyword(call, "config").value).is_file()
         started.append(name)
-        for params in ast.walk(keyword(call, "parameters")):
-            if isinstance(params, ast.Dict):
-                for key in params.keys:
-                    assert key.value in NODE_PARAMETERS[name], f"{path.name}: '{key.value}' is not a parameter of {name}"
     inputs = next((n.value for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "INPUTS"), None)
     if inputs is not None:
         assert len(started) == 1
@@ -82,7 +101,7 @@ def test_launch_file_compiles_and_references_exist(path):
         if len(parts) < len(join.args[0].elts) - 1:
             continue  # a path built from a variable (checked where that variable is defined)
         assert (REPO.joinpath(*parts)).is_file(), f"{path.name} refers to {'/'.join(parts)}, which does not exist"
-    assert "FASTDDS_BUILTIN_TRANSPORTS" in source or calls(tree, "IncludeLaunchDescription")
+    assert started or calls(tree, "IncludeLaunchDescription")
 
 
 @pytest.mark.parametrize("path", CONFIG_FILES, ids=lambda p: p.name)
@@ -104,7 +123,7 @@ def test_config_keys_are_declared_parameters(path):
 def test_perception_launch_passes_arguments_the_included_files_declare():
     def declared(name: str) -> set[str]:
         tree = ast.parse((REPO / "launch" / name).read_text())
-        names = {c.args[0].value for c in calls(tree, "DeclareLaunchArgument") if isinstance(c.args[0], ast.Constant)}
+        names = helper_arguments() if calls(tree, "node_launch_description") else set()
         inputs = next((n.value for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "INPUTS"), None)
         return names | (set(ast.literal_eval(inputs)) if inputs is not None else set())
 
