@@ -17,8 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
+from depth_completion_ros.cli.timing import frame_timing_summary
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.pipeline.engine import DEFAULT_METHOD, DEVICE_CHOICES, available_methods
 
@@ -75,11 +75,7 @@ def run(args: argparse.Namespace) -> int:
             continue
         total_ms.append((time.perf_counter() - start) * 1e3)
     if complete_ms:
-        print(
-            f"{len(complete_ms)} frame(s) written; time per frame: completion median {np.median(complete_ms):.1f} ms "
-            f"(mean {np.mean(complete_ms):.1f}, max {np.max(complete_ms):.1f}), "
-            f"with reading and writing median {np.median(total_ms):.1f} ms"
-        )
+        print(frame_timing_summary("completion", complete_ms, total_ms))
     if engine.stats.non_finite_output_pixels:
         print(f"warning: {engine.stats.non_finite_output_pixels} non-finite output pixel(s) written as 0 (invalid)")
     if failures:

@@ -18,8 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
+from depth_completion_ros.cli.timing import frame_timing_summary
 from depth_completion_ros.errors import BadInputError
 
 METHODS = ("sgbm", "learned", "lidar")
@@ -96,9 +96,7 @@ def run(args: argparse.Namespace) -> int:
             continue
         total_ms.append((time.perf_counter() - start) * 1e3)
     if method_ms:
-        print(f"{len(method_ms)} frame(s) written; time per frame: {args.method} median {np.median(method_ms):.1f} ms "
-              f"(mean {np.mean(method_ms):.1f}, max {np.max(method_ms):.1f}), with reading and writing median "
-              f"{np.median(total_ms):.1f} ms")
+        print(frame_timing_summary(args.method, method_ms, total_ms))
     if failures:
         _error(f"{failures} problem(s); the frames without them were written")
         return 1
