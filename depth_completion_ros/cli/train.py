@@ -35,6 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="fraction of indoor scenes (default: %(default)s)")
     cache.add_argument("--rig-lidar", action="store_true",
                        help="use the rig's own LiDAR and mount instead of random patterns (evaluation sets)")
+    cache.add_argument("--rig", default="kitti",
+                       help="simulator rig: kitti, nuscenes or a rig YAML (default: %(default)s)")
+    cache.add_argument("--radar", action="store_true",
+                       help="also store the rig radar's sweep and the semantic mask (radar-camera training)")
+    cache.add_argument("--camera-scale", type=float, default=1.0,
+                       help="render the camera at this fraction of the rig's size (default: %(default)s)")
     cache.add_argument("--tum-rgbd", type=Path, metavar="DIR", action="append", default=[],
                        help="a folder with TUM_color.png + TUM_depth.png; LiDAR is simulated from its depth")
     cache.add_argument("--rgbd-variants", type=int, default=8,
@@ -75,7 +81,9 @@ def _cache(args: argparse.Namespace) -> int:
     rgbd = [load_tum_frame(folder) for folder in args.tum_rgbd]
     total = args.frames + len(rgbd) * args.rgbd_variants
     for _ in tqdm(build_cache(args.out, args.frames, args.seed, rgbd, args.rgbd_variants,
-                              indoor_fraction=args.indoor_fraction, random_lidar_pattern=not args.rig_lidar),
+                              rig=args.rig, indoor_fraction=args.indoor_fraction,
+                              random_lidar_pattern=not args.rig_lidar, radar=args.radar,
+                              camera_scale=args.camera_scale),
                   total=total, unit="frame", file=sys.stderr):
         pass
     print(f"{total} cached frames in {args.out}")

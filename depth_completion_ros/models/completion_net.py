@@ -6,9 +6,20 @@ Architecture (:class:`CompletionNet`, widths and depths from :class:`CompletionN
   features are added into the depth features (fusion at every scale), so the depth
   encoder's next level sees both;
 * a decoder (bilinear upsampling + skip concatenation) back to quarter resolution;
-* heads at quarter resolution, bilinearly upsampled to full resolution (the full-resolution
+* optionally (``detail_width`` > 0) one more decoder stage at half resolution, fed by a
+  stride-2 convolution of the RGB, the prior and the measurement mask, so the residual can
+  follow object edges that a quarter-resolution head blurs;
+* heads at that resolution, bilinearly upsampled to full resolution (the full-resolution
   detail comes from the classical prior the output is relative to):
   ``r`` (log-depth residual), ``a, b, c`` (the JARRN refine head) and the confidence.
+
+Radar (Sparse Beats Dense; ``radar_points`` > 0, inputs from :mod:`.radar_input`): the
+depth encoder also gets the radar column map (relative log depth and its mask) as two
+more channels, and an MLP over the padded radar point list (x, y, z relative to ``m``,
+rcs, velocity), max-pooled over the valid points, is projected and added to the deepest
+fused features ("radar-position injection"). With ``mask_classes`` > 0 a semantic-mask
+head (the "compensation" head, :data:`MASK_CLASSES`) shares the decoder; it is trained
+with cross-entropy and only returned on request.
 
 Scale-aware normalization (the absolute-relative idea of JARRN). Each image gets a scale
 ``m``: the median of its valid sparse depths. Depth inputs enter as log-depth relative to
@@ -42,11 +53,18 @@ class CompletionNetConfig:
         widths: channels of encoder levels 0..L-1 (level k at stride 4 * 2^k).
         blocks: extra 3x3 conv blocks per encoder level after its stride-2 conv.
         decoder_width: channels of the quarter-resolution decoder output.
+        detail_width: channels of the half-resolution detail stage (0 = none, heads at
+            quarter resolution).
+        radar_points: N of the radar point list (0 = no radar path).
+        mask_classes: classes of the semantic-mask head (0 = no head).
     """
 
     widths: tuple[int, ...] = (16, 32, 48, 64)
     blocks: int = 1
     decoder_width: int = 16
+    detail_width: int = 0
+    radar_points: int = 0
+    mask_classes: int = 0
 
     @property
     def stride(self) -> int:
@@ -59,14 +77,24 @@ class CompletionNetConfig:
     @classmethod
     def from_dict(cls, data: dict) -> CompletionNetConfig:
         return cls(widths=tuple(int(w) for w in data["widths"]), blocks=int(data["blocks"]),
-                   decoder_width=int(data["decoder_width"]))
+                   decoder_width=int(data["decoder_width"]), detail_width=int(data.get("detail_width", 0)),
+                   radar_points=int(data.get("radar_points", 0)), mask_classes=int(data.get("mask_classes", 0)))
 
 
 PRESETS: dict[str, CompletionNetConfig] = {
     "small": CompletionNetConfig(widths=(16, 24, 32, 48), blocks=1, decoder_width=16),  # shipped, CPU
     "base": CompletionNetConfig(widths=(32, 64, 128, 256, 256), blocks=2, decoder_width=32),  # GPUs
     "tiny": CompletionNetConfig(widths=(8, 8), blocks=0, decoder_width=8),  # tests
+    "radar_small": CompletionNetConfig(widths=(16, 24, 32, 48), blocks=1, decoder_width=16, radar_points=128,
+                                       mask_classes=6),  # shipped radar model, CPU
+    "radar_tiny": CompletionNetConfig(widths=(8, 8), blocks=0, decoder_width=8, radar_points=16, mask_classes=6),
 }
+# Classes of the semantic-mask head: SemanticKITTI learning ids (1-19) grouped coarsely;
+# 0 is "nothing" (sky / no surface), which tells the network where there is no depth.
+MASK_CLASSES = ("nothing", "ground", "vehicle", "human", "structure", "vegetation")
+RADAR_MLP_WIDTH = 64
+# Feature scales of the radar point list after x, y, z / m: rcs (dBsm), vx, vy (m/s).
+RADAR_FEATURE_SCALE = (20.0, 10.0, 10.0)
 
 
 def conv_block(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:
@@ -126,15 +154,15 @@ def normalize_rgb(rgb: torch.Tensor) -> torch.Tensor:
     return (rgb - RGB_MEAN) / RGB_STD
 
 
-def depth_scale(sparse: torch.Tensor) -> torch.Tensor:
+def depth_scale(sparse: torch.Tensor, empty: float = 1.0) -> torch.Tensor:
     """(B, 1, H, W) metres -> (B, 1, 1, 1) median of each image's valid depths (>= MIN_SCALE).
 
-    An image without measurements gets 1 m.
+    An image without measurements gets ``empty`` metres.
     """
     scales = []
     for image in sparse:
         valid = image[image > 0]
-        scales.append(valid.median() if valid.numel() else image.new_tensor(1.0))
+        scales.append(valid.median() if valid.numel() else image.new_tensor(empty))
     return torch.stack(scales).clamp_min(MIN_SCALE).view(-1, 1, 1, 1)
 
 
@@ -154,6 +182,29 @@ def jarrn_refine(depth: torch.Tensor, a: torch.Tensor, b: torch.Tensor, c: torch
     return (scale_map * depth + offset_map) * gate + depth * (1.0 - gate)
 
 
+class RadarInjection(nn.Module):
+    """Radar-position injection: a per-point MLP, max-pooled over the valid points.
+
+    ``forward(points (B, N, 6), valid (B, N) bool, scale (B, 1, 1, 1)) -> (B, C)``; a
+    frame without valid points gives zeros.
+    """
+
+    def __init__(self, out_channels: int) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(7, 32), nn.ReLU(inplace=True), nn.Linear(32, RADAR_MLP_WIDTH),
+                                 nn.ReLU(inplace=True))
+        self.project = nn.Linear(RADAR_MLP_WIDTH, out_channels)
+        nn.init.zeros_(self.project.weight)
+        nn.init.zeros_(self.project.bias)
+
+    def forward(self, points: torch.Tensor, valid: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        position = points[..., :3] / scale.view(-1, 1, 1)
+        rest = points[..., 3:] / points.new_tensor(RADAR_FEATURE_SCALE)
+        valid = valid.to(points.dtype).unsqueeze(-1)
+        features = self.mlp(torch.cat([position, rest, valid], dim=-1)) * valid  # ReLU output >= 0
+        return self.project(features.amax(dim=1))
+
+
 class CompletionNet(nn.Module):
     """Guided completion network; see the module docstring.
 
@@ -161,15 +212,18 @@ class CompletionNet(nn.Module):
 
     Args:
         rgb: (B, 3, H, W) float in [0, 1].
-        sparse: (B, 1, H, W) metres, 0 = none.
-        prior: (B, 1, H, W) metres, a dense classical fill of ``sparse`` (> 0 everywhere
-            the fill reached).
+        sparse: (B, 1, H, W) metres, 0 = none (the radar model: the radar point depths).
+        prior: (B, 1, H, W) metres, a dense fill of ``sparse`` (> 0 everywhere the fill
+            reached; 0 = none).
         scale: optional (B,) per-image scale m in metres; default :func:`depth_scale`
             (an explicit input keeps the exported ONNX graph free of data-dependent shapes).
+        column: (B, 1, H, W) radar column map in metres (radar models only).
+        radar: (B, N, 6) radar point list and radar_valid (B, N) bool (radar models only).
+        with_mask: also return the semantic-mask logits (B, mask_classes, H, W).
 
     Returns:
-        depth (B, 1, H, W) metres and confidence (B, 1, H, W) in [0, 1]. H and W must be
-        multiples of ``config.stride``.
+        depth (B, 1, H, W) metres and confidence (B, 1, H, W) in [0, 1] (and the mask
+        logits). H and W must be multiples of ``config.stride``.
     """
 
     HEAD_CHANNELS = 5  # r, a, b, c, confidence logit
@@ -178,9 +232,17 @@ class CompletionNet(nn.Module):
         super().__init__()
         self.config = config
         self.rgb_encoder = Encoder(3, config.widths, config.blocks)
-        self.depth_encoder = Encoder(3, config.widths, config.blocks)  # sparse, mask, prior (relative log)
+        # sparse, mask, prior (relative log) [+ radar column map, its mask]
+        self.depth_encoder = Encoder(5 if config.radar_points else 3, config.widths, config.blocks)
+        self.radar_injection = RadarInjection(config.widths[-1]) if config.radar_points else None
         self.decoder = Decoder(config.widths, config.decoder_width)
-        self.head = nn.Conv2d(self.decoder.out_width, self.HEAD_CHANNELS, 3, 1, 1)
+        head_width = self.decoder.out_width
+        if config.detail_width:
+            self.detail_input = conv_block(3 + 2, config.detail_width, 2)  # rgb, log prior, mask
+            self.detail = conv_block(head_width + config.detail_width, config.detail_width)
+            head_width = config.detail_width
+        self.head = nn.Conv2d(head_width, self.HEAD_CHANNELS, 3, 1, 1)
+        self.mask_head = nn.Conv2d(head_width, config.mask_classes, 3, 1, 1) if config.mask_classes else None
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
@@ -189,17 +251,35 @@ class CompletionNet(nn.Module):
         return self.config.stride
 
     def forward(self, rgb: torch.Tensor, sparse: torch.Tensor, prior: torch.Tensor,
-                scale: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                scale: torch.Tensor | None = None, column: torch.Tensor | None = None,
+                radar: torch.Tensor | None = None, radar_valid: torch.Tensor | None = None,
+                with_mask: bool = False) -> tuple[torch.Tensor, ...]:
         scale = depth_scale(sparse) if scale is None else scale.view(-1, 1, 1, 1)
         mask = (sparse > 0).to(sparse.dtype)
         log_prior = relative_log_depth(prior, scale)
-        depth_input = torch.cat([relative_log_depth(sparse, scale), mask, log_prior], dim=1)
+        channels = [relative_log_depth(sparse, scale), mask, log_prior]
+        if self.radar_injection is not None:
+            if column is None or radar is None or radar_valid is None:
+                raise ValueError("a radar model needs column, radar and radar_valid inputs")
+            channels += [relative_log_depth(column, scale), (column > 0).to(column.dtype)]
         rgb_features = self.rgb_encoder(normalize_rgb(rgb))
-        fused = self.depth_encoder(depth_input, rgb_features)
-        heads = self.head(self.decoder(fused))
-        heads = F.interpolate(heads, size=rgb.shape[-2:], mode="bilinear", align_corners=False)
+        fused = self.depth_encoder(torch.cat(channels, dim=1), rgb_features)
+        if self.radar_injection is not None:
+            fused[-1] = fused[-1] + self.radar_injection(radar, radar_valid, scale)[:, :, None, None]
+        features = self.decoder(fused)
+        if self.config.detail_width:
+            guide = self.detail_input(torch.cat([normalize_rgb(rgb), log_prior, mask], dim=1))
+            features = F.interpolate(features, size=guide.shape[-2:], mode="bilinear", align_corners=False)
+            features = self.detail(torch.cat([features, guide], dim=1))
+        heads = F.interpolate(self.head(features), size=rgb.shape[-2:], mode="bilinear", align_corners=False)
         residual, a, b, c, confidence_logit = heads.split(1, dim=1)
         has_prior = (prior > 0).to(prior.dtype)
         visual = torch.exp(log_prior + residual) * has_prior + torch.exp(residual) * (1 - has_prior)
         refined = jarrn_refine(visual, a, b, c).clamp_min(MIN_RELATIVE_DEPTH)
+        if with_mask:
+            if self.mask_head is None:
+                raise ValueError("this network has no semantic-mask head (mask_classes = 0)")
+            mask_logits = F.interpolate(self.mask_head(features), size=rgb.shape[-2:], mode="bilinear",
+                                        align_corners=False)
+            return refined * scale, torch.sigmoid(confidence_logit), mask_logits
         return refined * scale, torch.sigmoid(confidence_logit)

@@ -1,7 +1,8 @@
 """Running the completion network on one frame: torch or onnxruntime, same inputs and outputs.
 
 Both runners take numpy arrays (RGB (H, W, 3) uint8; sparse and prior (H, W) float32
-metres) and return ``(depth, confidence)`` (H, W) float32. The per-image scale is computed
+metres; for radar networks the :class:`~.radar_input.RadarInputs` too, torch only) and
+return ``(depth, confidence)`` (H, W) float32. The per-image scale is computed
 here in numpy (:func:`numpy_depth_scale`, the same lower median as
 :func:`~.completion_net.depth_scale`) and fed to the network as an input, so the two
 backends run the same graph.
@@ -21,6 +22,7 @@ import torch
 
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.models.completion_net import MIN_SCALE, CompletionNet
+from depth_completion_ros.models.radar_input import RadarInputs
 
 ONNX_INPUTS = ("rgb", "sparse", "prior", "scale")
 ONNX_OUTPUTS = ("depth", "confidence")
@@ -35,14 +37,23 @@ def numpy_depth_scale(sparse: np.ndarray) -> float:
     return max(float(valid[(valid.size - 1) // 2]), MIN_SCALE)
 
 
-def network_inputs(rgb: np.ndarray, sparse: np.ndarray, prior: np.ndarray) -> dict[str, np.ndarray]:
-    """The four (batch-1) float32 network inputs named as in :data:`ONNX_INPUTS`."""
-    return {
+def network_inputs(rgb: np.ndarray, sparse: np.ndarray, prior: np.ndarray,
+                   radar: RadarInputs | None = None) -> dict[str, np.ndarray]:
+    """The (batch-1) network inputs: the four of :data:`ONNX_INPUTS`, plus the radar ones.
+
+    With ``radar``, the scale is the radar's (:attr:`RadarInputs.scale`) and ``column``,
+    ``radar`` (1, N, 6) and ``radar_valid`` (1, N) are added.
+    """
+    inputs = {
         "rgb": np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], dtype=np.float32) / np.float32(255.0),
         "sparse": np.ascontiguousarray(sparse[None, None], dtype=np.float32),
         "prior": np.ascontiguousarray(prior[None, None], dtype=np.float32),
-        "scale": np.array([numpy_depth_scale(sparse)], dtype=np.float32),
+        "scale": np.array([numpy_depth_scale(sparse) if radar is None else radar.scale], dtype=np.float32),
     }
+    if radar is not None:
+        inputs.update(column=np.ascontiguousarray(radar.column[None, None], dtype=np.float32),
+                      radar=radar.points[None].astype(np.float32), radar_valid=radar.valid[None])
+    return inputs
 
 
 class TorchRunner:
@@ -78,12 +89,15 @@ class TorchRunner:
         if self.channels_last:
             tensors["rgb"] = tensors["rgb"].contiguous(memory_format=torch.channels_last)
         cuda = self.device.startswith("cuda")
+        radar = {k: tensors[k] for k in ("column", "radar", "radar_valid") if k in tensors}
         with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=cuda and self.fp16):
-            depth, confidence = self.forward(tensors["rgb"], tensors["sparse"], tensors["prior"], tensors["scale"])
+            depth, confidence = self.forward(tensors["rgb"], tensors["sparse"], tensors["prior"], tensors["scale"],
+                                             **radar)
         return depth[0, 0].float().cpu().numpy(), confidence[0, 0].float().cpu().numpy()
 
-    def __call__(self, rgb: np.ndarray, sparse: np.ndarray, prior: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        inputs = network_inputs(rgb, sparse, prior)
+    def __call__(self, rgb: np.ndarray, sparse: np.ndarray, prior: np.ndarray,
+                 radar: RadarInputs | None = None) -> tuple[np.ndarray, np.ndarray]:
+        inputs = network_inputs(rgb, sparse, prior, radar)
         try:
             return self._run(inputs)
         except torch.cuda.OutOfMemoryError:
@@ -125,8 +139,11 @@ class OnnxRunner:
 def export_onnx(model: CompletionNet, path: str | Path, width: int = 1216, height: int = 352) -> Path:
     """Export to ONNX with dynamic height and width (multiples of ``model.stride``).
 
-    ``width x height`` is only the size traced for the export.
+    ``width x height`` is only the size traced for the export. Radar networks are not
+    exported (their point-list input is torch-only here).
     """
+    if model.config.radar_points:
+        raise BadInputError("export", "radar networks run in torch only; export them with --format pt")
     model = model.eval().cpu()
     example = network_inputs(np.zeros((height, width, 3), np.uint8), np.ones((height, width), np.float32),
                              np.ones((height, width), np.float32))

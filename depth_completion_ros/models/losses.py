@@ -34,6 +34,29 @@ def depth_loss(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tenso
     return masked_l1(prediction, target, mask) + masked_l2(prediction, target, mask)
 
 
+def multiscale_smooth_l1(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
+                         scales: int = 3) -> torch.Tensor:
+    """Smooth-L1 (beta 1) at full, 1/2, 1/4 ... resolution, averaged over the scales.
+
+    At scale k both maps are averaged over 2^k x 2^k blocks *over the masked pixels only*
+    (a sparse target stays a mean of real measurements, and the prediction is averaged on
+    the same pixels); a block counts when it holds at least one masked pixel.
+    """
+    total = prediction.new_zeros(())
+    weights = mask.to(prediction.dtype)
+    for k in range(scales):
+        if k:
+            size = 2**k
+            count = F.avg_pool2d(weights, size)
+            block = count > 0
+            mean_prediction = F.avg_pool2d(prediction * weights, size) / count.clamp_min(EPS)
+            mean_target = F.avg_pool2d(target * weights, size) / count.clamp_min(EPS)
+        else:
+            block, mean_prediction, mean_target = mask, prediction, target
+        total = total + masked_mean(F.smooth_l1_loss(mean_prediction, mean_target, reduction="none"), block)
+    return total / scales
+
+
 def gradient_loss(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, scales: int = 4) -> torch.Tensor:
     """Multi-scale gradient matching: mean |d/dx R| + |d/dy R| of R = prediction - target.
 

@@ -9,7 +9,12 @@ A run is a list of stages from a YAML config (see ``config/train/completion_smal
   normalized by the per-image scale;
 * ``completion`` with ``supervision: sparse`` (stage 2): only held-out LiDAR rings after
   the occlusion filter supervise the metric depth, plus the SSI loss against the teacher's
-  relative depth on all pixels.
+  relative depth on all pixels;
+* ``completion`` with ``supervision: lidar`` (the radar network, Sparse Beats Dense):
+  radar input, single-sweep LiDAR after the occlusion filter as supervision, multi-scale
+  Smooth-L1 on depth normalized by the per-image scale plus cross-entropy on the
+  semantic-mask head (``mask_weight``). Validation: radar frames, single-sweep LiDAR
+  ground truth, beside the radar column prior.
 
 Each stage writes ``<out>/<stage>.pt`` after every epoch (model, optimizer, metrics), so
 an interrupted run is usable and ``resume=True`` continues it. Validation after every
@@ -36,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+import torch.nn.functional as F
 import yaml
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
@@ -47,20 +53,24 @@ from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.eval.metrics import DepthRange, image_metrics
 from depth_completion_ros.models.augment import DisruptionConfig
 from depth_completion_ros.models.checkpoint import load_model, read_checkpoint, save_checkpoint
-from depth_completion_ros.models.completion_net import PRESETS, CompletionNet, depth_scale
+from depth_completion_ros.models.completion_net import PRESETS, CompletionNet, CompletionNetConfig, depth_scale
 from depth_completion_ros.models.losses import (
     confidence_loss,
     depth_loss,
     disparity,
     gradient_loss,
+    multiscale_smooth_l1,
     ssi_loss,
 )
+from depth_completion_ros.models.inference import TorchRunner
+from depth_completion_ros.models.radar_input import radar_network_inputs
 from depth_completion_ros.models.teacher import TEACHER_PRESETS, NetworkTeacher, TeacherNet
 from depth_completion_ros.models.train_data import (
     CacheDataset,
     PriorFill,
     SparsityConfig,
     evaluation_input,
+    radar_evaluation_input,
     to_tensors,
 )
 from depth_completion_ros.models.training_cache import CachedFrame, cache_files
@@ -80,7 +90,7 @@ class StageConfig:
         epochs: passes over ``samples_per_epoch`` samples.
         samples_per_epoch: samples per epoch (0 = every cached frame once).
         lr: AdamW learning rate (cosine-decayed to 5 % over the stage).
-        gradient_weight, ssi_weight, confidence_weight: loss weights.
+        gradient_weight, ssi_weight, confidence_weight, mask_weight: loss weights.
         ema_decay: if > 0, an exponential moving average of the weights (and BatchNorm
             statistics) is what is validated, saved as ``state_dict`` and handed to the next
             stage; the raw weights are kept in the checkpoint for resuming.
@@ -95,6 +105,7 @@ class StageConfig:
     gradient_weight: float = 0.5
     ssi_weight: float = 0.0
     confidence_weight: float = 0.1
+    mask_weight: float = 0.0
     ema_decay: float = 0.0
 
 
@@ -103,7 +114,8 @@ class TrainConfig:
     """A training run (YAML keys of the same names).
 
     Attributes:
-        model: completion preset (``small``, ``base``, ``tiny``); teacher: teacher preset.
+        model: completion preset (``small``, ``base``, ``tiny``) or a mapping of
+            :class:`~.completion_net.CompletionNetConfig` fields; teacher: teacher preset.
         cache, val_cache: frame cache directories (``dcr train cache``).
         crop: (width, height) training crop, multiples of the model stride.
         val_frames: held-out frames validated after each epoch (0 = none).
@@ -116,7 +128,7 @@ class TrainConfig:
     cache: str
     stages: tuple[StageConfig, ...]
     val_cache: str | None = None
-    model: str = "small"
+    model: str | dict = "small"
     teacher: str = "small"
     seed: int = 0
     threads: int = 2
@@ -190,13 +202,39 @@ def setup_distributed(device: str) -> Distributed:
     return Distributed(rank, world, device)
 
 
+def completion_config(model: str | dict) -> CompletionNetConfig:
+    """A preset name (``small``, ``base``, ``tiny``) or a mapping of :class:`CompletionNetConfig` fields."""
+    if isinstance(model, str):
+        if model not in PRESETS:
+            raise BadInputError("training config", f"model preset '{model}' is not one of {sorted(PRESETS)}")
+        return PRESETS[model]
+    try:
+        return CompletionNetConfig.from_dict(model)
+    except (KeyError, TypeError, ValueError) as error:
+        raise BadInputError("training config", f"model: {error!r}; give a preset name or widths/blocks/"
+                            "decoder_width[/detail_width]") from error
+
+
 def _build(kind: str, config: TrainConfig) -> nn.Module:
-    return CompletionNet(PRESETS[config.model]) if kind == "completion" else TeacherNet(TEACHER_PRESETS[config.teacher])
+    if kind == "completion":
+        return CompletionNet(completion_config(config.model))
+    return TeacherNet(TEACHER_PRESETS[config.teacher])
 
 
 def _check_crop(config: TrainConfig, stride: int) -> None:
     if config.crop[0] % stride or config.crop[1] % stride:
         raise BadInputError("crop", f"{config.crop} must be multiples of the model stride {stride}")
+
+
+def _check_supervision(stage: StageConfig, model: nn.Module) -> None:
+    """Radar networks train on ``lidar`` supervision, LiDAR networks on ``dense`` / ``sparse``."""
+    if stage.kind != "completion":
+        return
+    radar = bool(model.config.radar_points)
+    if radar != (stage.supervision == "lidar"):
+        need = "a radar model (radar_points > 0, e.g. model: radar_small)" if not radar else \
+            "supervision: lidar (radar input, single-sweep LiDAR supervision)"
+        raise BadInputError("training config", f"stage '{stage.name}' (supervision {stage.supervision}) needs {need}")
 
 
 def _stage_loss(stage: StageConfig, model: nn.Module, batch: dict[str, torch.Tensor],
@@ -206,6 +244,8 @@ def _stage_loss(stage: StageConfig, model: nn.Module, batch: dict[str, torch.Ten
     mask = (target > 0) & (target <= max_depth)
     if stage.kind == "teacher":
         return ssi_loss(model(batch["rgb"]), disparity(target), mask)
+    if stage.supervision == "lidar":
+        return _radar_loss(stage, model, batch, mask)
     depth, confidence = model(batch["rgb"], batch["sparse"], batch["prior"])
     scale = depth_scale(batch["sparse"])
     loss = depth_loss(depth / scale, target / scale, mask)
@@ -218,10 +258,47 @@ def _stage_loss(stage: StageConfig, model: nn.Module, batch: dict[str, torch.Ten
     return loss
 
 
+def _radar_loss(stage: StageConfig, model: nn.Module, batch: dict[str, torch.Tensor], mask: torch.Tensor
+                ) -> torch.Tensor:
+    """Multi-scale Smooth-L1 on depth / m at the LiDAR pixels + CE of the mask head + confidence."""
+    scale = batch["scale"].view(-1, 1, 1, 1)
+    depth, confidence, mask_logits = model(batch["rgb"], batch["sparse"], batch["prior"], scale, batch["column"],
+                                           batch["radar"], batch["radar_valid"], with_mask=True)
+    target = batch["target"]
+    loss = multiscale_smooth_l1(depth / scale, target / scale, mask)
+    loss = loss + stage.confidence_weight * confidence_loss(confidence, depth, target, mask)
+    if stage.mask_weight:
+        loss = loss + stage.mask_weight * F.cross_entropy(mask_logits, batch["semantic"])
+    return loss
+
+
+def _validate_radar(module: nn.Module, frames: list[CachedFrame], device: str) -> dict[str, float]:
+    """RMSE/MAE (m) of the radar network and of its column prior against single-sweep LiDAR."""
+    runner = TorchRunner(module, device, channels_last=False)
+    errors: dict[str, list[float]] = {"rmse_m": [], "mae_m": [], "prior_rmse_m": []}
+    for frame in frames:
+        rgb, radar, gt, camera = radar_evaluation_input(frame)
+        height, width = (gt.shape[0] // module.stride) * module.stride, (gt.shape[1] // module.stride) * module.stride
+        camera = camera.cropped(0, gt.shape[0] - height, width, height)
+        rgb, gt = rgb[-height:, :width], gt[-height:, :width]
+        inputs = radar_network_inputs(radar, camera, module.config.radar_points)
+        depth, _ = runner(rgb, inputs.sparse, inputs.prior, inputs)
+        for name, pred in (("", depth), ("prior_", inputs.prior)):
+            values = image_metrics(pred, gt, VALIDATION_RANGE).values
+            if values:
+                errors[f"{name}rmse_m"].append(values["rmse_mm"] / 1000)
+                if not name:
+                    errors["mae_m"].append(values["mae_mm"] / 1000)
+    module.train()
+    return {name: float(np.mean(v)) for name, v in errors.items() if v}
+
+
 def validate(model: nn.Module, kind: str, frames: list[CachedFrame], prior_fill: PriorFill,
              device: str) -> dict[str, float]:
     """Held-out metrics: RMSE/MAE (m) of the model and of the prior, or the teacher's SSI loss."""
     module = model.module if hasattr(model, "module") else model
+    if kind == "completion" and getattr(module.config, "radar_points", 0):
+        return _validate_radar(module, frames, device)
     module.eval()
     errors: dict[str, list[float]] = {"rmse_m": [], "mae_m": [], "prior_rmse_m": [], "ssi": []}
     stride = module.stride
@@ -291,7 +368,8 @@ def run_stage(stage: StageConfig, model: nn.Module, config: TrainConfig, files: 
         return metrics
     supervision = "dense" if stage.kind == "teacher" else stage.supervision
     dataset = CacheDataset(files, config.crop, supervision, config.seed + 1000 * STAGE_KINDS.index(stage.kind),
-                           prior_fill, config.disruption, config.sparsity)
+                           prior_fill, config.disruption, config.sparsity,
+                           getattr(model.config, "radar_points", 0) if stage.kind == "completion" else 0)
     samples = stage.samples_per_epoch or len(dataset)
     use_cuda = env.device.startswith("cuda")
     scaler = torch.amp.GradScaler("cuda", enabled=use_cuda)
@@ -369,6 +447,7 @@ def train(config: TrainConfig, prior_fill: PriorFill, device: str = "cpu", resum
         for stage in config.stages:
             model = models.setdefault(stage.kind, _build(stage.kind, config).to(env.device))
             _check_crop(config, model.stride)
+            _check_supervision(stage, model)
             stage_teacher = teacher if stage.kind == "completion" and stage.ssi_weight else None
             run_stage(stage, model, config, files, val_frames, prior_fill, env, stage_teacher, resume, log)
             written[stage.name] = Path(config.out) / f"{stage.name}.pt"

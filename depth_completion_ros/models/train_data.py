@@ -13,6 +13,13 @@ One sample (:class:`CompletionSamples`) from one cached frame:
 4. the prior of the input (the pipeline's classical fill, passed in; the network refines it);
 5. flip, colour jitter, blur.
 
+Radar samples (:func:`make_radar_sample`, supervision ``lidar``; frames cached with
+``--radar``): the input is the radar sweep (:func:`~.radar_input.radar_network_inputs`,
+dropped entirely for a ``radar_dropout`` fraction of samples so the network copes without
+radar), the supervision the single-sweep LiDAR after the occlusion filter of
+``../shared/DESIGN.md`` ((d - nearest) / d > 0.1 in a 7x7 window drops a point), as on
+nuScenes, plus the semantic mask; the same disruption augmentations.
+
 Randomness comes from ``(seed, epoch, index)`` alone, so runs are reproducible and
 data-parallel ranks see disjoint, deterministic samples.
 """
@@ -30,6 +37,7 @@ from torch.utils.data import Dataset
 from depth_completion_ros.datasets.ring_protocol import split_input_and_ground_truth
 from depth_completion_ros.geometry.camera import CameraModel
 from depth_completion_ros.geometry.projection import points_to_sparse_depth
+from depth_completion_ros.models.radar_input import flip_radar_points, radar_network_inputs
 from depth_completion_ros.models.augment import (
     DisruptionConfig,
     disrupt_appearance,
@@ -38,7 +46,8 @@ from depth_completion_ros.models.augment import (
 )
 from depth_completion_ros.models.training_cache import CachedFrame
 
-SUPERVISION_KINDS = ("dense", "sparse")
+SUPERVISION_KINDS = ("dense", "sparse", "lidar")
+OCCLUSION_WINDOW_PX = 7
 IDENTITY = np.eye(4)
 # (H, W) sparse metres -> (H, W) dense prior metres. The caller passes the pipeline's
 # classical fill (models/ sits below pipeline/ and does not import it).
@@ -52,10 +61,12 @@ class SparsityConfig:
     Attributes:
         min_input_rings: the ring step k is at most ``rings // min_input_rings``.
         max_drop: up to this fraction of the input points is dropped at random.
+        radar_dropout: radar samples: fraction of samples whose radar sweep is dropped.
     """
 
     min_input_rings: int = 16
     max_drop: float = 0.5
+    radar_dropout: float = 0.05
 
 
 def choose_input_rings(rng: np.random.Generator, ring: np.ndarray, min_input_rings: int, held_out: bool) -> np.ndarray:
@@ -94,11 +105,46 @@ def make_sample(frame: CachedFrame, rng: np.random.Generator, crop_size: tuple[i
     return {"rgb": rgb, "sparse": sparse, "prior": prior, "target": target.astype(np.float32)}
 
 
+def lidar_target(frame: CachedFrame, camera: CameraModel) -> np.ndarray:
+    """(h, w) float32 single-sweep LiDAR depth of ``camera``'s image after the occlusion filter."""
+    return points_to_sparse_depth(frame.points, camera, occlusion_window=OCCLUSION_WINDOW_PX)
+
+
+def make_radar_sample(frame: CachedFrame, rng: np.random.Generator, crop_size: tuple[int, int],
+                      disruption: DisruptionConfig, radar_dropout: float, max_points: int) -> dict[str, np.ndarray]:
+    """One radar training sample (see the module docstring).
+
+    Returns:
+        ``rgb`` (h, w, 3) uint8; ``sparse``, ``column``, ``prior``, ``target`` (h, w)
+        float32 metres; ``semantic`` (h, w) int64; ``radar`` (N, 6) float32, ``radar_valid``
+        (N,) bool; ``scale`` () float32 metres.
+    """
+    if frame.radar is None or frame.semantic is None:
+        raise ValueError("radar training needs frames cached with `dcr train cache --radar`")
+    rgb, (semantic,), camera = random_rescale_and_crop(rng, frame.rgb, [frame.semantic.astype(np.float32)],
+                                                       frame.camera, crop_size, disruption.scale_range)
+    target = lidar_target(frame, camera)
+    radar = frame.radar[:0] if rng.random() < radar_dropout else frame.radar
+    inputs = radar_network_inputs(radar, camera, max_points)
+    maps = [inputs.sparse, inputs.column, inputs.prior, target, semantic]
+    points = inputs.points
+    if rng.random() < disruption.flip_probability:
+        rgb, maps = flip_horizontal(rgb, maps)
+        points = np.where(inputs.valid[:, None], flip_radar_points(points), points)
+    sparse, column, prior, target, semantic = maps
+    return {"rgb": disrupt_appearance(rgb, rng, disruption), "sparse": sparse, "column": column, "prior": prior,
+            "target": target, "semantic": semantic.astype(np.int64), "radar": points, "radar_valid": inputs.valid,
+            "scale": np.float32(inputs.scale)}
+
+
 def to_tensors(sample: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-    """Numpy sample -> tensors: rgb (3, h, w) float [0, 1], depth maps (1, h, w)."""
+    """Numpy sample -> tensors: rgb (3, h, w) float [0, 1], depth maps (1, h, w), the rest as they are."""
     tensors = {"rgb": torch.from_numpy(np.ascontiguousarray(sample["rgb"].transpose(2, 0, 1))).float().div_(255.0)}
-    for key in ("sparse", "prior", "target"):
-        tensors[key] = torch.from_numpy(np.ascontiguousarray(sample[key], dtype=np.float32))[None]
+    for key, value in sample.items():
+        if key in ("sparse", "prior", "target", "column"):
+            tensors[key] = torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))[None]
+        elif key != "rgb":
+            tensors[key] = torch.as_tensor(np.ascontiguousarray(value))
     return tensors
 
 
@@ -107,8 +153,9 @@ class CacheDataset(Dataset):
 
     def __init__(self, files: list[Path], crop_size: tuple[int, int], supervision: str, seed: int,
                  prior_fill: PriorFill, disruption: DisruptionConfig = DisruptionConfig(),
-                 sparsity: SparsityConfig = SparsityConfig()) -> None:
+                 sparsity: SparsityConfig = SparsityConfig(), radar_points: int = 0) -> None:
         self.files = list(files)
+        self.radar_points = int(radar_points)
         self.prior_fill = prior_fill
         self.crop_size = (int(crop_size[0]), int(crop_size[1]))
         self.supervision = supervision
@@ -126,6 +173,9 @@ class CacheDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, self.epoch, index])
         frame = CachedFrame.load(self.files[index])
+        if self.supervision == "lidar":
+            return to_tensors(make_radar_sample(frame, rng, self.crop_size, self.disruption,
+                                                self.sparsity.radar_dropout, self.radar_points))
         return to_tensors(make_sample(frame, rng, self.crop_size, self.supervision, self.disruption, self.sparsity,
                                       self.prior_fill))
 
@@ -144,3 +194,15 @@ def evaluation_input(frame: CachedFrame, ring_step: int = 4, crop_size: tuple[in
     sparse = points_to_sparse_depth(frame.points[frame.ring % ring_step == 0], camera)
     rgb = np.ascontiguousarray(frame.rgb[y : y + height, x : x + width])
     return rgb, sparse, frame.depth[y : y + height, x : x + width], camera
+
+
+def radar_evaluation_input(frame: CachedFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, CameraModel]:
+    """A held-out radar frame: the whole image, the radar sweep and the LiDAR ground truth.
+
+    Returns:
+        ``(rgb (H, W, 3) uint8, radar (M, 6) float32, ground truth (H, W) float32, camera)``;
+        the ground truth is the single-sweep LiDAR after the occlusion filter (as on nuScenes).
+    """
+    if frame.radar is None:
+        raise ValueError("radar evaluation needs frames cached with `dcr train cache --radar`")
+    return frame.rgb, frame.radar, lidar_target(frame, frame.camera), frame.camera.image_model()

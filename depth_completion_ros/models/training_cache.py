@@ -9,7 +9,10 @@ the cache. Each file holds one frame:
 * ``K`` (3, 3) float64 rectified intrinsics of that image (no distortion);
 * ``points`` (N, 3) float32 LiDAR returns in the camera optical frame (only those in
   front of the camera) and ``ring`` (N,) int16 their ring index (0 = lowest beam);
-* ``source``: ``sim-street``, ``sim-indoor`` or ``rgbd``.
+* ``source``: ``sim-street``, ``sim-indoor`` or ``rgbd``;
+* radar frames only (``dcr train cache --radar``, the nuScenes-like rig): ``radar`` (M, 6)
+  float32 :data:`~.radar_input.RADAR_FEATURES` (x, y, z in the camera optical frame) and
+  ``semantic`` (H, W) uint8 :data:`~.completion_net.MASK_CLASSES` index of every pixel.
 
 The LiDAR of every simulator frame is a random beam pattern (32-128 rings, random
 elevation span and azimuth step, random mounting offset and dropout), cast against the
@@ -22,7 +25,7 @@ input (and, in stage 2, the other rings as sparse supervision).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +39,8 @@ from depth_completion_ros.geometry.transforms import (
     rotation_from_rpy,
     transform_points,
 )
+from depth_completion_ros.models.completion_net import MASK_CLASSES
+from depth_completion_ros.sim.labels import SEMANTIC_KITTI_LEARNING_MAP
 from depth_completion_ros.sim.lidar import LidarModel, scan_lidar
 from depth_completion_ros.sim.lidar_from_depth import default_lidar_pose, lidar_from_depth
 from depth_completion_ros.sim.rig import load_rig
@@ -53,13 +58,17 @@ class CachedFrame:
     points: np.ndarray
     ring: np.ndarray
     source: str
+    radar: np.ndarray | None = None
+    semantic: np.ndarray | None = None
 
     def save(self, path: Path) -> None:
         """Write atomically (a temporary file renamed), so an interrupted build leaves no partial frame."""
         temporary = path.with_name(path.name + ".tmp.npz")
+        optional = {name: value for name, value in (("radar", self.radar), ("semantic", self.semantic))
+                    if value is not None}
         np.savez_compressed(temporary, rgb=self.rgb, depth=self.depth.astype(np.float16), K=self.camera.K,
                             points=self.points.astype(np.float32), ring=self.ring.astype(np.int16),
-                            source=np.array(self.source))
+                            source=np.array(self.source), **optional)
         temporary.replace(path)
 
     @classmethod
@@ -68,7 +77,8 @@ class CachedFrame:
             rgb = data["rgb"]
             camera = CameraModel(width=rgb.shape[1], height=rgb.shape[0], K=data["K"])
             return cls(rgb, data["depth"].astype(np.float32), camera, data["points"], data["ring"].astype(np.int64),
-                       str(data["source"]))
+                       str(data["source"]), data["radar"] if "radar" in data else None,
+                       data["semantic"] if "semantic" in data else None)
 
 
 def random_lidar(rng: np.random.Generator, min_rings: int = 32, max_rings: int = 128) -> LidarModel:
@@ -88,23 +98,42 @@ def random_mount(rng: np.random.Generator, max_shift: tuple[float, float, float]
     return make_transform(rotation_from_rpy(roll, pitch, yaw), rng.uniform(-1, 1, 3) * np.asarray(max_shift))
 
 
+def mask_classes_from_semantic_kitti(raw_ids: np.ndarray) -> np.ndarray:
+    """(H, W) raw SemanticKITTI ids -> (H, W) uint8 :data:`~.completion_net.MASK_CLASSES` index."""
+    learning_to_mask = np.zeros(20, np.uint8)
+    for group, ids in {"ground": (9, 10, 11, 12, 17), "vehicle": (1, 2, 3, 4, 5), "human": (6, 7, 8),
+                       "structure": (13, 14, 16, 18, 19), "vegetation": (15,)}.items():
+        learning_to_mask[list(ids)] = MASK_CLASSES.index(group)
+    raw_to_learning = np.zeros(max(SEMANTIC_KITTI_LEARNING_MAP) + 1, np.int64)
+    for raw, learning in SEMANTIC_KITTI_LEARNING_MAP.items():
+        raw_to_learning[raw] = learning
+    ids = np.clip(raw_ids.astype(np.int64), 0, raw_to_learning.size - 1)
+    return learning_to_mask[raw_to_learning[ids]]
+
+
 def _in_view(points_camera: np.ndarray, ring: np.ndarray, camera: CameraModel) -> tuple[np.ndarray, np.ndarray]:
     hits = project_to_pixels(points_camera, camera)
     return points_camera[hits.point_index].astype(np.float32), ring[hits.point_index]
 
 
 def simulated_frame(seed: int, index: int, rig: str = "kitti", indoor_fraction: float = 0.25,
-                    duration: float = 10.0, random_lidar_pattern: bool = True) -> CachedFrame:
+                    duration: float = 10.0, random_lidar_pattern: bool = True, radar: bool = False,
+                    camera_scale: float = 1.0) -> CachedFrame:
     """Frame ``index`` of the simulator stream ``seed`` (a random world and time).
 
     The LiDAR is a random pattern on a randomly shifted mount, or with
     ``random_lidar_pattern=False`` the rig's own LiDAR where the rig mounts it (for
-    evaluation sets that mimic one real sensor).
+    evaluation sets that mimic one real sensor). ``radar`` adds the rig radar's sweep and
+    the semantic mask; ``camera_scale`` renders the camera at that fraction of its size.
     """
     rng = np.random.default_rng(np.random.SeedSequence([seed, index]))
     scene = "indoor" if rng.random() < indoor_fraction else "street"
     world_seed = int(rng.integers(2**31))
-    simulator = Simulator(generate_world(scene, world_seed, duration), load_rig(rig), world_seed)
+    sensors = load_rig(rig)
+    if camera_scale != 1.0:
+        cam = sensors.camera
+        sensors = replace(sensors, camera=cam.resized(round(cam.width * camera_scale), round(cam.height * camera_scale)))
+    simulator = Simulator(generate_world(scene, world_seed, duration), sensors, world_seed)
     time = float(rng.uniform(0.0, duration))
     image = simulator.camera_image(time)
     if random_lidar_pattern:
@@ -118,7 +147,14 @@ def simulated_frame(seed: int, index: int, rig: str = "kitti", indoor_fraction: 
     camera = simulator.rig.camera
     points, ring = _in_view(points, scan.points[:, 4].astype(np.int64), camera)
     depth = np.where(np.isfinite(image.depth), image.depth, 0).astype(np.float32)
-    return CachedFrame(image.rgb, depth, camera, points, ring, f"sim-{scene}")
+    radar_points = semantic = None
+    if radar:
+        scan = simulator.radar_scan(time)
+        T_camera_radar = compose(invert_transform(simulator.pose("camera", time)), simulator.pose("radar", time))
+        radar_points = np.concatenate([transform_points(T_camera_radar, scan.points[:, :3].astype(np.float64)),
+                                       scan.points[:, [3, 6, 7]]], axis=1).astype(np.float32)  # rcs, vx/vy_comp
+        semantic = mask_classes_from_semantic_kitti(image.semantic)
+    return CachedFrame(image.rgb, depth, camera, points, ring, f"sim-{scene}", radar_points, semantic)
 
 
 def rgbd_frame(rgb: np.ndarray, depth: np.ndarray, camera: CameraModel, rng: np.random.Generator) -> CachedFrame:
@@ -137,7 +173,7 @@ def rgbd_frame(rgb: np.ndarray, depth: np.ndarray, camera: CameraModel, rng: np.
 
 def build_cache(out_dir: str | Path, frames: int, seed: int, rgbd: list[tuple[np.ndarray, np.ndarray, CameraModel]]
                 = (), rgbd_variants: int = 8, rig: str = "kitti", indoor_fraction: float = 0.25,
-                random_lidar_pattern: bool = True) -> Iterator[Path]:
+                random_lidar_pattern: bool = True, radar: bool = False, camera_scale: float = 1.0) -> Iterator[Path]:
     """Write ``frames`` simulator frames and ``rgbd_variants`` LiDAR variants of each RGB-D frame.
 
     Existing files are kept, so an interrupted build resumes. Yields each path written.
@@ -147,7 +183,8 @@ def build_cache(out_dir: str | Path, frames: int, seed: int, rgbd: list[tuple[np
     for index in range(frames):
         path = out / f"sim_{seed}_{index:05d}.npz"
         if not path.exists():
-            simulated_frame(seed, index, rig, indoor_fraction, random_lidar_pattern=random_lidar_pattern).save(path)
+            simulated_frame(seed, index, rig, indoor_fraction, random_lidar_pattern=random_lidar_pattern, radar=radar,
+                            camera_scale=camera_scale).save(path)
         yield path
     for number, (rgb, depth, camera) in enumerate(rgbd):
         for variant in range(rgbd_variants):

@@ -43,6 +43,7 @@ BUILTIN_METHOD_MODULES = (
     "depth_completion_ros.pipeline.classical",
     "depth_completion_ros.pipeline.learned",
     "depth_completion_ros.pipeline.mono_aligned",
+    "depth_completion_ros.pipeline.radar",
 )
 
 

@@ -82,6 +82,8 @@ def build_runner(device: str, weights: Path, params: Mapping[str, object]):
     from depth_completion_ros.models.inference import TorchRunner
 
     model, _ = load_model(weights, "completion")
+    if model.config.radar_points:
+        raise BadInputError(str(weights), "is a radar network; use method 'radar' for it")
     runner = TorchRunner(model, device, bool(params.get("channels_last", True)), bool(params.get("compile", False)),
                          fp16=bool(params.get("fp16", True)))
     return runner, model.stride

@@ -1,0 +1,120 @@
+"""The ``radar`` completion method: camera + radar -> dense metric depth (Sparse Beats Dense).
+
+Per frame: the image is resized to the network's working resolution (method parameter
+``working_scale``, default 0.5: a 1600x900 nuScenes image runs at 800x448, the resolution
+the shipped model was trained at), the radar points (the engine's ``radar`` argument,
+(M, 3+) float32 with x, y, z in the camera optical frame, then rcs, vx, vy; see
+:mod:`~depth_completion_ros.models.radar_input`) become the network's radar inputs for
+that resized camera, and the output depth is resized back (nearest neighbour, so no depth
+is mixed across an edge).
+
+Without radar in view (late, missing or all outside the image), ``without_radar`` decides:
+
+* ``camera`` (default): the network runs with an empty radar input and the fixed scale
+  the model was trained with for that case (camera-only depth; less accurate);
+* ``lidar``: the classical fill of the LiDAR points when there are any (camera + LiDAR),
+  else as ``camera``.
+
+Counted in :attr:`RadarCompletion.counts` (``radar_frames``, ``camera_only_frames``,
+``lidar_frames``, ``classical_fallbacks`` for a non-finite network output).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from depth_completion_ros.errors import BadInputError
+from depth_completion_ros.geometry.camera import CameraModel
+from depth_completion_ros.pipeline.classical import ClassicalParams, classical_fill, completion_confidence
+from depth_completion_ros.pipeline.engine import DepthResult, register_method
+from depth_completion_ros.pipeline.learned import WEIGHTS_DIR, shipped_weights
+
+SHIPPED_RADAR = WEIGHTS_DIR / "radar_small.pt"
+WITHOUT_RADAR_CHOICES = ("camera", "lidar")
+_PARAMETERS = {"working_scale", "without_radar", "channels_last", "compile", "fp16"}
+
+
+def working_size(camera: CameraModel, scale: float, stride: int) -> tuple[int, int]:
+    """(width, height) of the network input: ``scale`` times the image, rounded to multiples of ``stride``."""
+    cam = camera.image_model()
+    return (max(stride, round(cam.width * scale / stride) * stride),
+            max(stride, round(cam.height * scale / stride) * stride))
+
+
+@dataclass
+class RadarCompletion:
+    """A :class:`~depth_completion_ros.pipeline.engine.CompletionMethod` around the radar network.
+
+    Attributes:
+        runner: a :class:`~depth_completion_ros.models.inference.TorchRunner` of a radar network.
+        max_points: N of the network's radar point list.
+        working_scale: network input size / image size.
+        without_radar: ``camera`` or ``lidar`` (see the module docstring).
+        stride: 1 (the method resizes to multiples of the network stride itself).
+    """
+
+    runner: object
+    network_stride: int
+    max_points: int
+    working_scale: float = 0.5
+    without_radar: str = "camera"
+    stride: int = 1
+    counts: Counter = field(default_factory=Counter)
+
+    def complete(self, rgb: np.ndarray | None, sparse: np.ndarray, camera: CameraModel,
+                 radar: np.ndarray | None = None) -> DepthResult:
+        from depth_completion_ros.models.radar_input import check_radar, radar_in_view, radar_network_inputs
+
+        if rgb is None:
+            raise BadInputError("rgb", "the radar method needs the camera image")
+        cam = camera.image_model()
+        points = check_radar(radar)
+        has_radar = radar_in_view(points, cam)[0].shape[0] > 0
+        if not has_radar and self.without_radar == "lidar" and np.any(sparse > 0):
+            self.counts["lidar_frames"] += 1
+            prior = classical_fill(sparse, None, ClassicalParams())
+            return DepthResult(prior, completion_confidence(prior, sparse > 0))
+        self.counts["radar_frames" if has_radar else "camera_only_frames"] += 1
+        width, height = working_size(cam, self.working_scale, self.network_stride)
+        small_camera = cam.resized(width, height)
+        small_rgb = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
+        inputs = radar_network_inputs(points, small_camera, self.max_points)
+        depth, confidence = self.runner(small_rgb, inputs.sparse, inputs.prior, inputs)
+        if not np.all(np.isfinite(depth)):
+            self.counts["classical_fallbacks"] += 1
+            prior = cv2.resize(inputs.prior, (cam.width, cam.height), interpolation=cv2.INTER_NEAREST)
+            return DepthResult(prior, np.zeros_like(prior), fallback=True)
+        size = (cam.width, cam.height)
+        return DepthResult(cv2.resize(depth, size, interpolation=cv2.INTER_NEAREST),
+                           cv2.resize(confidence, size, interpolation=cv2.INTER_LINEAR))
+
+
+@register_method("radar", devices=("cpu", "cuda"), weights="optional",
+                 description="radar-camera network (Sparse Beats Dense; shipped weights by default)")
+def _radar(device: str, weights: Path | None, params: Mapping[str, object]) -> RadarCompletion:
+    from depth_completion_ros.models.checkpoint import load_model
+    from depth_completion_ros.models.inference import TorchRunner
+
+    unknown = sorted(set(params) - _PARAMETERS)
+    if unknown:
+        raise BadInputError("method_params", f"unknown parameter(s) {unknown}; known: {sorted(_PARAMETERS)}")
+    without_radar = str(params.get("without_radar", "camera"))
+    if without_radar not in WITHOUT_RADAR_CHOICES:
+        raise BadInputError("method_params", f"without_radar must be one of {WITHOUT_RADAR_CHOICES}, "
+                                             f"got '{without_radar}'")
+    working_scale = float(params.get("working_scale", 0.5))
+    if not 0.05 <= working_scale <= 2.0:
+        raise BadInputError("method_params", f"working_scale must be in [0.05, 2], got {working_scale}")
+    path = Path(weights) if weights else shipped_weights(SHIPPED_RADAR)
+    model, _ = load_model(path, "completion")
+    if not model.config.radar_points:
+        raise BadInputError(str(path), "not a radar network (no radar path); use method 'learned' for it")
+    runner = TorchRunner(model, device, bool(params.get("channels_last", True)), bool(params.get("compile", False)),
+                         fp16=bool(params.get("fp16", True)))
+    return RadarCompletion(runner, model.stride, model.config.radar_points, working_scale, without_radar)
