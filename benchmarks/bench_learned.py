@@ -25,8 +25,6 @@ import argparse
 import json
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -34,6 +32,8 @@ import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
+
+from common import interleaved_ms  # noqa: E402
 
 from depth_completion_ros.datasets.kitti_protocol import build_protocol  # noqa: E402
 from depth_completion_ros.datasets.shared_data import find_shared_data  # noqa: E402
@@ -101,18 +101,6 @@ def score(engine: CompletionEngine, frames: list[Frame], depth_range: DepthRange
     for rgb, sparse, gt, camera in frames:
         accumulator.add(engine.complete(rgb, sparse, camera).depth, gt)
     return accumulator.summaries()[0].to_dict()
-
-
-def interleaved_ms(runs: dict[str, Callable[[], object]], repeats: int, warmup: int = 3) -> dict[str, np.ndarray]:
-    """Run the callables in turn ``repeats`` rounds (after ``warmup`` rounds); name -> ms per run."""
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for round_index in range(warmup + repeats):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            run()
-            if round_index >= warmup:
-                times[name].append((time.perf_counter() - start) * 1e3)
-    return {name: np.array(values) for name, values in times.items()}
 
 
 def main() -> int:

@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -53,6 +55,18 @@ def median_ms(fn: Callable[[], object], repeats: int = 30, warmup: int = 3, sync
             sync()
         times.append((time.perf_counter() - start) * 1e3)
     return statistics.median(times)
+
+
+def interleaved_ms(runs: dict[str, Callable[[], object]], repeats: int, warmup: int = 3) -> dict[str, np.ndarray]:
+    """Run the callables in turn ``repeats`` rounds (after ``warmup`` rounds); name -> ms per run."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for round_index in range(warmup + repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            if round_index >= warmup:
+                times[name].append((time.perf_counter() - start) * 1e3)
+    return {name: np.array(values) for name, values in times.items()}
 
 
 def shared_data() -> Path | None:

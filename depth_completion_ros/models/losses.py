@@ -47,10 +47,11 @@ def multiscale_smooth_l1(prediction: torch.Tensor, target: torch.Tensor, mask: t
     for k in range(scales):
         if k:
             size = 2**k
-            count = F.avg_pool2d(weights, size)
+            # ceil_mode: a partial block at the border counts too (the divisors cancel in the ratios)
+            count = F.avg_pool2d(weights, size, ceil_mode=True)
             block = count > 0
-            mean_prediction = F.avg_pool2d(prediction * weights, size) / count.clamp_min(EPS)
-            mean_target = F.avg_pool2d(target * weights, size) / count.clamp_min(EPS)
+            mean_prediction = F.avg_pool2d(prediction * weights, size, ceil_mode=True) / count.clamp_min(EPS)
+            mean_target = F.avg_pool2d(target * weights, size, ceil_mode=True) / count.clamp_min(EPS)
         else:
             block, mean_prediction, mean_target = mask, prediction, target
         total = total + masked_mean(F.smooth_l1_loss(mean_prediction, mean_target, reduction="none"), block)

@@ -54,6 +54,7 @@ from depth_completion_ros.eval.metrics import DepthRange, image_metrics
 from depth_completion_ros.models.augment import DisruptionConfig
 from depth_completion_ros.models.checkpoint import load_model, read_checkpoint, save_checkpoint
 from depth_completion_ros.models.completion_net import PRESETS, CompletionNet, CompletionNetConfig, depth_scale
+from depth_completion_ros.models.inference import TorchRunner
 from depth_completion_ros.models.losses import (
     confidence_loss,
     depth_loss,
@@ -62,7 +63,6 @@ from depth_completion_ros.models.losses import (
     multiscale_smooth_l1,
     ssi_loss,
 )
-from depth_completion_ros.models.inference import TorchRunner
 from depth_completion_ros.models.radar_input import radar_network_inputs
 from depth_completion_ros.models.teacher import TEACHER_PRESETS, NetworkTeacher, TeacherNet
 from depth_completion_ros.models.train_data import (

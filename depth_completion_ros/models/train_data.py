@@ -37,13 +37,13 @@ from torch.utils.data import Dataset
 from depth_completion_ros.datasets.ring_protocol import split_input_and_ground_truth
 from depth_completion_ros.geometry.camera import CameraModel
 from depth_completion_ros.geometry.projection import points_to_sparse_depth
-from depth_completion_ros.models.radar_input import flip_radar_points, radar_network_inputs
 from depth_completion_ros.models.augment import (
     DisruptionConfig,
     disrupt_appearance,
     flip_horizontal,
     random_rescale_and_crop,
 )
+from depth_completion_ros.models.radar_input import flip_radar_points, radar_network_inputs
 from depth_completion_ros.models.training_cache import CachedFrame
 
 SUPERVISION_KINDS = ("dense", "sparse", "lidar")

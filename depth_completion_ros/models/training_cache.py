@@ -132,7 +132,8 @@ def simulated_frame(seed: int, index: int, rig: str = "kitti", indoor_fraction: 
     sensors = load_rig(rig)
     if camera_scale != 1.0:
         cam = sensors.camera
-        sensors = replace(sensors, camera=cam.resized(round(cam.width * camera_scale), round(cam.height * camera_scale)))
+        size = round(cam.width * camera_scale), round(cam.height * camera_scale)
+        sensors = replace(sensors, camera=cam.resized(*size))
     simulator = Simulator(generate_world(scene, world_seed, duration), sensors, world_seed)
     time = float(rng.uniform(0.0, duration))
     image = simulator.camera_image(time)

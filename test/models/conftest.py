@@ -41,3 +41,29 @@ def frame_cache(tmp_path_factory) -> Path:
     for seed in range(6):
         synthetic_frame(seed).save(folder / f"synthetic_{seed:02d}.npz")
     return folder
+
+
+def synthetic_radar_frame(seed: int) -> CachedFrame:
+    """:func:`synthetic_frame` plus radar returns on the box and a semantic mask (box = vehicle)."""
+    frame = synthetic_frame(seed)
+    rng = np.random.default_rng(seed + 100)
+    camera = frame.camera
+    box = (frame.depth < frame.depth.max()) & (frame.rgb.sum(axis=2) > 0)
+    rows, cols = np.nonzero(box[20:70] & (frame.depth[20:70] < 9))
+    pick = rng.choice(rows.size, size=min(8, rows.size), replace=False)
+    depth = frame.depth[20 + rows[pick], cols[pick]]
+    x = (cols[pick] - camera.cx) / camera.fx * depth
+    radar = np.stack([x, np.zeros_like(x), depth, rng.uniform(0, 20, x.size), rng.normal(0, 1, x.size),
+                      rng.normal(0, 1, x.size)], axis=1).astype(np.float32)
+    semantic = np.where(frame.depth > 0, 1, 0).astype(np.uint8)
+    semantic[20:70][frame.depth[20:70] < 9] = 2
+    return CachedFrame(frame.rgb, frame.depth, camera, frame.points, frame.ring, "synthetic", radar, semantic)
+
+
+@pytest.fixture(scope="session")
+def radar_frame_cache(tmp_path_factory) -> Path:
+    """A folder of 4 synthetic cached frames with radar and semantic masks."""
+    folder = tmp_path_factory.mktemp("radar_frame_cache")
+    for seed in range(4):
+        synthetic_radar_frame(seed).save(folder / f"radar_{seed:02d}.npz")
+    return folder

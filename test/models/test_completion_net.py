@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.models.checkpoint import load_model, read_checkpoint, save_checkpoint
-from depth_completion_ros.models.completion_net import PRESETS, CompletionNet, depth_scale, jarrn_refine
+from depth_completion_ros.models.completion_net import (
+    PRESETS,
+    CompletionNet,
+    CompletionNetConfig,
+    depth_scale,
+    jarrn_refine,
+)
 from depth_completion_ros.models.teacher import TeacherNet
 
 
@@ -105,3 +113,52 @@ def test_wrong_kind_and_corrupt_files_are_bad_input(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(BadInputError, match="not a readable checkpoint"):
         read_checkpoint(tmp_path / "junk.pt")
+
+
+def radar_batch(points: int = 16, valid: int = 5, seed: int = 0) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    sparse = torch.zeros(2, 1, 32, 64)
+    sparse[:, :, 12, ::9] = 12.0
+    radar = torch.rand(2, points, 6, generator=generator) * 20
+    radar_valid = torch.zeros(2, points, dtype=torch.bool)
+    radar_valid[:, :valid] = True
+    return {"rgb": torch.rand(2, 3, 32, 64, generator=generator), "sparse": sparse, "prior": sparse.clone(),
+            "scale": torch.tensor([12.0, 12.0]), "column": sparse.amax(dim=2, keepdim=True).expand(-1, -1, 32, -1),
+            "radar": radar, "radar_valid": radar_valid}
+
+
+def test_radar_padding_rows_do_not_change_the_output():
+    torch.manual_seed(0)
+    net = CompletionNet(PRESETS["radar_tiny"]).eval()
+    for layer in (net.radar_injection.project, net.head):  # zero-initialized: make them count
+        torch.nn.init.normal_(layer.weight, std=0.1)
+    batch = radar_batch()
+    with torch.no_grad():
+        depth, _ = net(**batch)
+        batch["radar"][:, 5:] = 1000.0  # garbage in the padding only
+        same, _ = net(**batch)
+        batch["radar"][:, 0] += 5.0  # a real point moves
+        moved, _ = net(**batch)
+    torch.testing.assert_close(depth, same)
+    assert not torch.allclose(depth, moved)
+
+
+def test_radar_network_outputs_and_missing_inputs():
+    net = CompletionNet(PRESETS["radar_tiny"]).eval()
+    batch = radar_batch()
+    depth, confidence, mask_logits = net(**batch, with_mask=True)
+    assert depth.shape == confidence.shape == (2, 1, 32, 64)
+    assert mask_logits.shape == (2, 6, 32, 64)
+    with pytest.raises(ValueError, match="column, radar and radar_valid"):
+        net(batch["rgb"], batch["sparse"], batch["prior"])
+    with pytest.raises(ValueError, match="no semantic-mask head"):
+        CompletionNet(PRESETS["tiny"])(batch["rgb"], batch["sparse"], batch["prior"], with_mask=True)
+
+
+def test_detail_stage_keeps_the_fresh_network_equal_to_the_prior():
+    config = dataclasses.replace(PRESETS["tiny"], detail_width=4)
+    net = CompletionNet(config).eval()
+    batch = radar_batch()
+    depth, _ = net(batch["rgb"], batch["sparse"], batch["prior"] + 1.0)
+    torch.testing.assert_close(depth, batch["prior"] + 1.0)
+    assert CompletionNetConfig.from_dict(config.to_dict()) == config

@@ -13,6 +13,7 @@ from depth_completion_ros.models.losses import (
     gradient_loss,
     masked_l1,
     masked_l2,
+    multiscale_smooth_l1,
     robust_ssi_loss,
     ssi_loss,
 )
@@ -119,3 +120,13 @@ def test_confidence_loss_is_lowest_at_the_error_based_goal():
     assert goal[0, 0, 0, 1].item() == pytest.approx(math.exp(-1))
     for other in (goal * 0.8, (goal + 0.1).clamp(max=1.0)):
         assert confidence_loss(other, prediction, target, mask).item() > best.item()
+
+
+def test_multiscale_smooth_l1_by_hand():
+    prediction = torch.zeros(1, 1, 2, 2)
+    target = torch.tensor([[[[0.5, 3.0], [0.0, 0.0]]]])
+    mask = torch.tensor([[[[True, True], [False, False]]]])
+    # full: smooth-L1 of 0.5 -> 0.125, of 3 -> 2.5: mean 1.3125; 1/2: block means 0 vs 1.75 -> 1.25
+    loss = multiscale_smooth_l1(prediction, target, mask, scales=2)
+    assert loss.item() == pytest.approx((1.3125 + 1.25) / 2)
+    assert multiscale_smooth_l1(prediction, target, torch.zeros_like(mask), scales=3).item() == 0.0

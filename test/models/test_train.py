@@ -12,6 +12,7 @@ import pytest
 import torch
 import yaml
 
+from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.models.checkpoint import load_model, read_checkpoint
 from depth_completion_ros.models.train import TrainConfig, train
 from depth_completion_ros.pipeline.classical import classical_fill
@@ -95,3 +96,42 @@ def test_ddp_two_cpu_processes_on_gloo(frame_cache, tmp_path):
     payload = read_checkpoint(tmp_path / "ddp" / "stage1.pt")
     assert payload["progress"]["epoch"] == 1
     assert torch.isfinite(torch.tensor(payload["metrics"]["rmse_m"]))
+
+
+def radar_config(cache: Path, out: Path) -> dict:
+    return {
+        "out": str(out), "cache": str(cache), "val_cache": str(cache), "val_frames": 2, "model": "radar_tiny",
+        "seed": 3, "threads": 1, "crop": [64, 64], "batch_size": 2, "num_workers": 0,
+        "stages": [{"name": "radar", "kind": "completion", "supervision": "lidar", "epochs": 1,
+                    "samples_per_epoch": 4, "mask_weight": 0.5}],
+    }
+
+
+def test_radar_stage_trains_on_lidar_supervision_and_validates_on_radar_frames(radar_frame_cache, tmp_path):
+    written = train(TrainConfig.from_dict(radar_config(radar_frame_cache, tmp_path / "run")), PRIOR,
+                    log=lambda _: None)
+    payload = read_checkpoint(written["radar"])
+    assert payload["model_config"]["radar_points"] == 16 and payload["model_config"]["mask_classes"] == 6
+    for key in ("train_loss", "rmse_m", "mae_m", "prior_rmse_m"):
+        assert torch.isfinite(torch.tensor(payload["metrics"][key]))
+    model, _ = load_model(written["radar"], "completion")
+    assert model.radar_injection is not None
+
+
+def test_supervision_must_match_the_network(radar_frame_cache, frame_cache, tmp_path):
+    lidar_model = radar_config(radar_frame_cache, tmp_path / "a") | {"model": "tiny"}
+    with pytest.raises(BadInputError, match="needs a radar model"):
+        train(TrainConfig.from_dict(lidar_model), PRIOR, log=lambda _: None)
+    radar_model = tiny_config(frame_cache, tmp_path / "b") | {"model": "radar_tiny"}
+    with pytest.raises(BadInputError, match="supervision: lidar"):
+        train(TrainConfig.from_dict(radar_model), PRIOR, log=lambda _: None)
+
+
+def test_model_may_be_a_mapping_of_network_fields(frame_cache, tmp_path):
+    config = tiny_config(frame_cache, tmp_path / "run") | {
+        "model": {"widths": [8, 8], "blocks": 0, "decoder_width": 8, "detail_width": 4}}
+    config["stages"] = config["stages"][1:2]
+    written = train(TrainConfig.from_dict(config), PRIOR, log=lambda _: None)
+    assert read_checkpoint(written["stage1"])["model_config"]["detail_width"] == 4
+    with pytest.raises(BadInputError, match="preset name or widths"):
+        train(TrainConfig.from_dict(config | {"model": {"widths": [8]}}), PRIOR, log=lambda _: None)

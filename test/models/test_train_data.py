@@ -7,12 +7,15 @@ import functools
 import numpy as np
 import pytest
 
+from depth_completion_ros.geometry.projection import occlusion_filter, points_to_sparse_depth
 from depth_completion_ros.models.augment import DisruptionConfig
+from depth_completion_ros.models.radar_input import DEFAULT_EMPTY_SCALE
 from depth_completion_ros.models.train_data import (
     CacheDataset,
     SparsityConfig,
     choose_input_rings,
     evaluation_input,
+    make_radar_sample,
     make_sample,
 )
 from depth_completion_ros.models.training_cache import CachedFrame, cache_files
@@ -70,3 +73,40 @@ def test_evaluation_input_takes_every_fourth_ring_in_a_bottom_centre_crop(frame_
     assert np.array_equal(gt, frame.depth[-64:, 16:144])
     rows_with_points = np.flatnonzero((sparse > 0).any(axis=1))
     assert 0 < rows_with_points.size <= 32 // 4 + 1
+
+
+def test_radar_sample_has_radar_inputs_lidar_target_and_mask(radar_frame_cache):
+    frame = CachedFrame.load(cache_files(radar_frame_cache)[0])
+    sample = make_radar_sample(frame, np.random.default_rng(0), (frame.camera.width, frame.camera.height),
+                               NO_DISRUPTION, radar_dropout=0.0, max_points=16)
+    assert sample["radar_valid"].sum() == np.count_nonzero(sample["sparse"]) > 0
+    np.testing.assert_array_equal(sample["semantic"], frame.semantic)
+    assert sample["column"].max() == sample["sparse"].max()
+    assert sample["scale"] == pytest.approx(np.median(sample["sparse"][sample["sparse"] > 0]))
+    # supervision: every LiDAR point, after the DESIGN occlusion filter; never the dense depth
+    expected = occlusion_filter(points_to_sparse_depth(frame.points, frame.camera), 7)
+    np.testing.assert_array_equal(sample["target"], expected)
+    dropped = make_radar_sample(frame, np.random.default_rng(0), (64, 64), NO_DISRUPTION, radar_dropout=1.0,
+                                max_points=16)
+    assert not dropped["radar_valid"].any() and not dropped["sparse"].any()
+    assert dropped["scale"] == DEFAULT_EMPTY_SCALE
+
+
+def test_flipped_radar_sample_mirrors_points_and_maps(radar_frame_cache):
+    frame = CachedFrame.load(cache_files(radar_frame_cache)[0])
+    kwargs = dict(scale_range=(1.0, 1.0), jitter_probability=0.0, blur_probability=0.0)
+    size = (frame.camera.width, frame.camera.height)
+    plain = make_radar_sample(frame, np.random.default_rng(1), size, DisruptionConfig(flip_probability=0.0, **kwargs),
+                              0.0, 16)
+    flipped = make_radar_sample(frame, np.random.default_rng(1), size,
+                                DisruptionConfig(flip_probability=1.0, **kwargs), 0.0, 16)
+    np.testing.assert_array_equal(flipped["target"], plain["target"][:, ::-1])
+    np.testing.assert_array_equal(flipped["semantic"], plain["semantic"][:, ::-1])
+    valid = plain["radar_valid"]
+    np.testing.assert_array_equal(flipped["radar"][valid, 0], -plain["radar"][valid, 0])
+
+
+def test_lidar_frames_cannot_make_radar_samples(frame_cache):
+    frame = CachedFrame.load(cache_files(frame_cache)[0])
+    with pytest.raises(ValueError, match="--radar"):
+        make_radar_sample(frame, np.random.default_rng(0), (64, 64), DisruptionConfig(), 0.0, 16)

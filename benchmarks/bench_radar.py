@@ -1,0 +1,132 @@
+"""Acceptance of the radar-camera model (Sparse Beats Dense), all measured in one run.
+
+1. Accuracy on held-out simulator frames of the nuScenes-like rig (a seed never used in
+   training: other worlds, other scene layouts), 1600x900 CAM_FRONT, the front radar as
+   the only depth input, the single-sweep HDL-32E after the occlusion filter as ground
+   truth; MAE and RMSE within 0-50, 0-70 and 0-80 m, per frame then averaged (the
+   published radar-camera protocol). Compared:
+   * ``radar``: the radar network (method ``radar``) at its working resolution 800x448
+     (``working_scale`` 0.5, output resized to 1600x900) and at full resolution;
+   * ``classical + radar``: the classical method fed the projected radar points;
+   * ``learned + radar``: the learned LiDAR model fed the same projected radar points.
+   Build the frames with
+   ``dcr train cache --out out/cache_radar_eval --frames 24 --seed 12 --rig nuscenes --radar --rig-lidar
+   --indoor-fraction 0``.
+2. CPU latency of the whole engine call at 1600x900 (working scale 0.5 and 1.0) and at
+   the half-resolution setting (an 800x450 image), interleaved in rounds, median after
+   warm-up, against ``classical + radar`` timed in the same rounds.
+
+Usage:
+    python benchmarks/bench_radar.py [--eval-cache out/cache_radar_eval] [--repeats 10] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from common import interleaved_ms  # noqa: E402
+
+from depth_completion_ros.eval.metrics import DepthRange, MetricAccumulator  # noqa: E402
+from depth_completion_ros.models.radar_input import radar_depth_image  # noqa: E402
+from depth_completion_ros.models.train_data import radar_evaluation_input  # noqa: E402
+from depth_completion_ros.models.training_cache import CachedFrame, cache_files  # noqa: E402
+from depth_completion_ros.pipeline.engine import CompletionEngine, describe_device  # noqa: E402
+from depth_completion_ros.pipeline.radar import SHIPPED_RADAR  # noqa: E402
+
+CAPS = [DepthRange(f"0-{cap}m", 0.0, float(cap)) for cap in (50, 70, 80)]
+RADAR_ONLY_METHODS = ("classical + radar", "learned + radar")
+
+
+def engines(weights: Path) -> dict[str, tuple[CompletionEngine, bool]]:
+    """name -> (engine, fed the projected radar as its sparse input instead of the radar argument)."""
+    return {
+        "radar (800x448)": (CompletionEngine("radar", device="cpu", weights=weights,
+                                             method_params={"working_scale": 0.5}), False),
+        "radar (1600x896)": (CompletionEngine("radar", device="cpu", weights=weights,
+                                              method_params={"working_scale": 1.0}), False),
+        "classical + radar": (CompletionEngine("classical", device="cpu"), True),
+        "learned + radar": (CompletionEngine("learned", device="cpu"), True),
+    }
+
+
+def run_engine(engine: CompletionEngine, projected: bool, rgb: np.ndarray, radar: np.ndarray, camera) -> np.ndarray:
+    """(H, W) depth of one frame; radar-only baselines get the projected radar depth as sparse input."""
+    sparse = radar_depth_image(radar, camera)
+    if projected:
+        return engine.complete(rgb, sparse, camera).depth
+    return engine.complete(rgb, np.zeros_like(sparse), camera, radar).depth
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--eval-cache", type=Path, default=REPO_ROOT / "out" / "cache_radar_eval",
+                        help="held-out nuScenes-rig simulator frames with radar (default: %(default)s)")
+    parser.add_argument("--weights", type=Path, default=SHIPPED_RADAR, help="radar checkpoint (default: shipped)")
+    parser.add_argument("--repeats", type=int, default=10, help="timed rounds (default: %(default)s)")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    if not args.eval_cache.is_dir():
+        print(f"no evaluation frames in {args.eval_cache}; build them with the command in this file's docstring",
+              file=sys.stderr)
+        return 2
+
+    device = describe_device("cpu")
+    print(f"device: {device}")
+    methods = engines(args.weights)
+    frames = [radar_evaluation_input(CachedFrame.load(path)) for path in cache_files(args.eval_cache)]
+    accumulators = {name: MetricAccumulator(ranges=list(CAPS)) for name in methods}
+    radar_in_view = []
+    for rgb, radar, gt, camera in frames:
+        radar_in_view.append(int(np.count_nonzero(radar_depth_image(radar, camera))))
+        for name, (engine, projected) in methods.items():
+            accumulators[name].add(run_engine(engine, projected, rgb, radar, camera), gt)
+    print(f"\nheld-out nuScenes-rig frames ({args.eval_cache.name}): {len(frames)} frames, "
+          f"{frames[0][3].width}x{frames[0][3].height}, radar points in view per frame: median "
+          f"{int(np.median(radar_in_view))}; single-sweep LiDAR ground truth; per-frame metrics averaged")
+    header = "".join(f" {'MAE ' + r.name:>11} {'RMSE ' + r.name:>12}" for r in CAPS)
+    print(f"  {'method':20s}{header}")
+    report: dict = {"device": device, "frames": len(frames), "accuracy": {}, "latency_ms": {}}
+    for name, accumulator in accumulators.items():
+        summaries = {s.name: s.to_dict() for s in accumulator.summaries()}
+        report["accuracy"][name] = summaries
+        print(f"  {name:20s}" + "".join(f" {summaries[r.name]['mae_mm']:11.0f} {summaries[r.name]['rmse_mm']:12.0f}"
+                                      for r in CAPS))
+    best = {r.name: min(report["accuracy"], key=lambda n: report["accuracy"][n][r.name]["mae_mm"]) for r in CAPS}
+    print("  lowest MAE: " + ", ".join(f"{cap}: {name}" for cap, name in best.items()))
+    report["lowest_mae"] = best
+
+    rgb, radar, _, camera = frames[0]
+    half_camera = camera.resized(camera.width // 2, camera.height // 2)
+    half_rgb = cv2.resize(rgb, (half_camera.width, half_camera.height), interpolation=cv2.INTER_AREA)
+    scale_half, scale_one = methods["radar (800x448)"][0], methods["radar (1600x896)"][0]  # working scale 0.5, 1
+    classical = methods["classical + radar"][0]
+    runs = {
+        "classical + radar, 1600x900": lambda: run_engine(classical, True, rgb, radar, camera),
+        "radar, 1600x900 in, 800x448 net": lambda: run_engine(scale_half, False, rgb, radar, camera),
+        "radar, 1600x900 in, 1600x896 net": lambda: run_engine(scale_one, False, rgb, radar, camera),
+        "radar, 800x450 in, 800x448 net": lambda: run_engine(scale_one, False, half_rgb, radar, half_camera),
+    }
+    times = interleaved_ms(runs, args.repeats)
+    reference = times["classical + radar, 1600x900"]
+    print(f"\nlatency on {device}, median of {args.repeats} interleaved rounds after 3 warm-up rounds "
+          f"(ratio: per-round median against classical + radar at 1600x900):")
+    for name, values in times.items():
+        ratio = float(np.median(values / reference))
+        print(f"  {name:36s} {np.median(values):8.1f} ms   x{ratio:5.2f}")
+        report["latency_ms"][name] = {"median_ms": float(np.median(values)), "ratio_vs_classical": ratio}
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

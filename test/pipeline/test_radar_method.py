@@ -1,0 +1,82 @@
+"""The ``radar`` method: working resolution, radar/camera-only/LiDAR paths, checkpoint checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from depth_completion_ros.errors import BadInputError
+from depth_completion_ros.geometry.camera import CameraModel
+from depth_completion_ros.models.checkpoint import save_checkpoint
+from depth_completion_ros.models.completion_net import PRESETS, CompletionNet
+from depth_completion_ros.pipeline.engine import CompletionEngine
+from depth_completion_ros.pipeline.radar import working_size
+
+CAMERA = CameraModel.from_intrinsics(120.0, 120.0, 99.5, 49.5, 200, 100)
+RADAR = np.array([[2.0, 0.5, 20.0, 10.0, 1.0, 0.0], [-3.0, 0.5, 8.0, 5.0, 0.0, 0.0]], np.float32)
+
+
+@pytest.fixture(scope="module")
+def radar_weights(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("radar_weights") / "radar_tiny.pt"
+    save_checkpoint(path, "completion", CompletionNet(PRESETS["radar_tiny"]))
+    return path
+
+
+@pytest.fixture(scope="module")
+def lidar_weights(tmp_path_factory):
+    path = tmp_path_factory.mktemp("lidar_weights") / "tiny.pt"
+    save_checkpoint(path, "completion", CompletionNet(PRESETS["tiny"]))
+    return path
+
+
+def rgb() -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 255, (CAMERA.height, CAMERA.width, 3), dtype=np.uint8)
+
+
+def test_working_size_is_a_multiple_of_the_stride():
+    assert working_size(CameraModel.from_intrinsics(1266, 1266, 816, 491, 1600, 900), 0.5, 32) == (800, 448)
+    assert working_size(CAMERA, 0.01, 8) == (8, 8)
+
+
+def test_radar_frame_gives_dense_depth_at_the_camera_size(radar_weights):
+    engine = CompletionEngine("radar", device="cpu", weights=radar_weights, method_params={"working_scale": 0.5})
+    result = engine.complete(rgb(), np.zeros((CAMERA.height, CAMERA.width), np.float32), CAMERA, RADAR)
+    assert result.depth.shape == (CAMERA.height, CAMERA.width)
+    assert np.all(result.depth > 0) and not result.fallback
+    # a fresh network returns its column prior: the nearest radar column's depth
+    assert set(np.unique(np.round(result.depth))) <= {8.0, 20.0}
+    assert engine.implementation.counts == {"radar_frames": 1}
+
+
+def test_without_radar_camera_only_or_lidar_by_configuration(radar_weights):
+    sparse = np.zeros((CAMERA.height, CAMERA.width), np.float32)
+    sparse[60, ::10] = 6.0
+    camera_only = CompletionEngine("radar", device="cpu", weights=radar_weights)
+    assert np.all(camera_only.complete(rgb(), sparse, CAMERA, None).depth > 0)
+    behind = RADAR * np.array([1, 1, -1, 1, 1, 1], np.float32)  # nothing in view counts as no radar
+    camera_only.complete(rgb(), sparse, CAMERA, behind)
+    assert camera_only.implementation.counts == {"camera_only_frames": 2}
+    lidar = CompletionEngine("radar", device="cpu", weights=radar_weights, method_params={"without_radar": "lidar"})
+    depth = lidar.complete(rgb(), sparse, CAMERA, None).depth
+    assert depth[60, 0] == pytest.approx(6.0)
+    lidar.complete(rgb(), np.zeros_like(sparse), CAMERA, None)  # no LiDAR either: camera-only
+    assert lidar.implementation.counts == {"lidar_frames": 1, "camera_only_frames": 1}
+
+
+def test_bad_configuration_and_checkpoints_are_bad_input(radar_weights, lidar_weights):
+    with pytest.raises(BadInputError, match="without_radar"):
+        CompletionEngine("radar", device="cpu", weights=radar_weights, method_params={"without_radar": "sonar"})
+    with pytest.raises(BadInputError, match="unknown parameter"):
+        CompletionEngine("radar", device="cpu", weights=radar_weights, method_params={"scale": 2})
+    with pytest.raises(BadInputError, match="not a radar network"):
+        CompletionEngine("radar", device="cpu", weights=lidar_weights)
+    with pytest.raises(BadInputError, match="use method 'radar'"):
+        CompletionEngine("learned", device="cpu", weights=radar_weights)
+    engine = CompletionEngine("radar", device="cpu", weights=radar_weights)
+    with pytest.raises(BadInputError, match="camera image"):
+        engine.complete(None, np.zeros((CAMERA.height, CAMERA.width), np.float32), CAMERA, RADAR)
+    with pytest.raises(BadInputError, match="radar"):
+        engine.complete(rgb(), np.zeros((CAMERA.height, CAMERA.width), np.float32), CAMERA, RADAR[:, :2])
