@@ -3,7 +3,7 @@
 Subscribed topics:
     ``image`` (sensor_msgs/Image: rgb8, bgr8, rgba8, bgra8 or mono8)
     ``camera_info`` (sensor_msgs/CameraInfo; the latest one is used)
-    ``lidar/points`` (sensor_msgs/PointCloud2 with x, y, z)
+    ``lidar/points`` (sensor_msgs/PointCloud2 with x, y, z, only with ``use_lidar: true``)
     ``radar/points`` (sensor_msgs/PointCloud2, only with ``use_radar: true``)
 
 Published topics:
@@ -17,8 +17,9 @@ Published topics:
 Parameters: see :data:`PARAMETERS` (``ros2 param describe`` prints each description).
 
 Output stamp = image stamp; output frame = the image's optical frame. One output per
-synchronized LiDAR sweep; when inference is slower than the sensors the newest set wins
-and the skipped sets are counted.
+synchronized LiDAR sweep (per image with ``use_lidar: false``, a radar-camera rig: radar
+is attached when it arrived within ``slop`` before the image); when inference is slower
+than the sensors the newest set wins and the skipped sets are counted.
 
 Threads: subscription callbacks (one mutually exclusive group) only store messages in
 the synchronizer; a guard condition in a second group runs the conversion, inference and
@@ -43,6 +44,7 @@ from depth_completion_ros.pipeline.engine import (
     available_methods,
     describe_device,
 )
+from depth_completion_ros.pipeline.radar import WITHOUT_RADAR_CHOICES
 from depth_completion_ros.pipeline.sync import MatchedSet, SyncConfig
 from depth_completion_ros.ros.camera_info import model_to_camera_info
 from depth_completion_ros.ros.extrinsics import ExtrinsicsSource, extrinsics_from_parameters
@@ -75,7 +77,12 @@ PARAMETERS = COMMON_PARAMETERS + (
     ParameterSpec("image_is_rectified", True, "Images are rectified (project with R, P) or raw (K, D).", runtime=False),
     ParameterSpec("occlusion_window", 0, "Drop LiDAR points hidden behind nearer ones in this pixel window (0 = off, odd).",
                   0, 31),
+    ParameterSpec("use_lidar", True, "Subscribe to lidar/points, one output per sweep; false = radar-camera rig "
+                  "without LiDAR, one output per image (needs use_radar and method radar).", runtime=False),
     ParameterSpec("use_radar", False, "Subscribe to radar/points and attach radar when in time.", runtime=False),
+    ParameterSpec("without_radar", "camera", "Method radar, no radar in view: camera = the network from the image "
+                  "alone, lidar = the classical fill of the LiDAR points (when there are any).",
+                  choices=WITHOUT_RADAR_CHOICES),
     ParameterSpec("radar_fields", ["x", "y", "z", "rcs", "vx", "vy"],
                   "Radar PointCloud2 field names for x, y, z, rcs, vx, vy (drivers differ).",
                   array_type=_STRINGS, runtime=False),
@@ -84,8 +91,27 @@ PARAMETERS = COMMON_PARAMETERS + (
 )
 INPUT_TOPICS = {"image": Image, "camera_info": CameraInfo, "lidar/points": PointCloud2, "radar/points": PointCloud2}
 _SYNC_NAMES = {"image": "image", "camera_info": None, "lidar/points": "lidar", "radar/points": "radar"}
-_ENGINE_PARAMETERS = {"method", "weights", "device", "precision", "min_depth", "max_depth"}
-_NETWORK_METHODS = {"learned"}  # methods that take the precision setting
+_INPUT_SWITCHES = {"lidar/points": "use_lidar", "radar/points": "use_radar"}  # topic -> parameter that enables it
+_ENGINE_PARAMETERS = {"method", "weights", "device", "precision", "min_depth", "max_depth", "without_radar"}
+_NETWORK_METHODS = {"learned", "radar"}  # methods that take the precision setting
+_LIDAR_FREE_METHODS = {"radar"}  # methods that give depth without LiDAR points
+
+
+def check_point_inputs(params: dict) -> None:
+    """Raises ValueError when neither LiDAR nor radar is enabled (nothing would give metric depth)."""
+    if not (params["use_lidar"] or params["use_radar"]):
+        raise ValueError("parameters 'use_lidar' and 'use_radar' are both false: the node needs LiDAR or radar points; "
+                         "set use_lidar: true (camera + LiDAR) or use_radar: true with method radar (radar-camera rig)")
+
+
+def method_params(params: dict) -> dict[str, object]:
+    """The engine's method parameters that node parameters set for ``params['method']``."""
+    values: dict[str, object] = {}
+    if params["method"] in _NETWORK_METHODS:
+        values["fp16"] = params["precision"] != "fp32"
+    if params["method"] == "radar":
+        values["without_radar"] = params["without_radar"]
+    return values
 
 
 class DepthCompletionNode(SynchronizedNode):
@@ -107,21 +133,27 @@ class DepthCompletionNode(SynchronizedNode):
         )
 
     def inputs(self, params: dict) -> dict[str, tuple[type, str | None]]:
+        """The enabled inputs; raises ValueError when use_lidar and use_radar are both false."""
+        check_point_inputs(params)
         return {topic: (msg_type, _SYNC_NAMES[topic]) for topic, msg_type in INPUT_TOPICS.items()
-                if topic != "radar/points" or params["use_radar"]}
+                if topic not in _INPUT_SWITCHES or params[_INPUT_SWITCHES[topic]]}
 
     def sync_config(self, params: dict) -> SyncConfig:
-        return SyncConfig(pivot="lidar", required=("image",), optional=("radar",) if params["use_radar"] else (),
+        """Sets built around each LiDAR sweep, or around each image without LiDAR; radar is optional."""
+        pivot, required = ("lidar", ("image",)) if params["use_lidar"] else ("image", ())
+        return SyncConfig(pivot=pivot, required=required, optional=("radar",) if params["use_radar"] else (),
                           slop_ns=int(params["slop"] * 1e9), queue_size=params["queue_size"])
 
     def _make_engine(self, params: dict) -> CompletionEngine:
         """The configured engine; an unknown method or a missing/incompatible checkpoint
         falls back to the default method, with an error log and the ``model_error`` count."""
         kwargs = dict(device=params["device"], min_depth=params["min_depth"], max_depth=params["max_depth"])
-        network = {"fp16": params["precision"] != "fp32"} if params["method"] in _NETWORK_METHODS else {}
+        if not params["use_lidar"] and params["method"] not in _LIDAR_FREE_METHODS:
+            self.get_logger().warning(f"use_lidar is false but method '{params['method']}' completes LiDAR points: "
+                                      f"its depth will be empty; use one of: {', '.join(sorted(_LIDAR_FREE_METHODS))}")
         try:
-            return CompletionEngine(method=params["method"], weights=params["weights"] or None, method_params=network,
-                                    **kwargs)
+            return CompletionEngine(method=params["method"], weights=params["weights"] or None,
+                                    method_params=method_params(params), **kwargs)
         except (BadInputError, RuntimeError, KeyError, ValueError) as error:
             self.stats.bad("model_error")
             self.get_logger().error(
@@ -142,9 +174,9 @@ class DepthCompletionNode(SynchronizedNode):
     def _frame(self, matched: MatchedSet) -> DepthFrame:
         """Convert one synchronized set to arrays (raises BadInputError on bad input)."""
         image_msg = matched.messages["image"].payload
-        radar = matched.messages.get("radar")
+        lidar, radar = matched.messages.get("lidar"), matched.messages.get("radar")
         converted = depth_frame_from_messages(
-            image_msg, self.camera_info_for("camera_info", image_msg), matched.messages["lidar"].payload,
+            image_msg, self.camera_info_for("camera_info", image_msg), None if lidar is None else lidar.payload,
             self.extrinsics.lookup, radar=None if radar is None else radar.payload,
             rectified=self.params["image_is_rectified"], radar_fields=self.params["radar_fields"],
         )

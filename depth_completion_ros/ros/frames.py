@@ -36,6 +36,19 @@ class ConvertedFrame:
     radar_error: BadInputError | None = None
 
 
+def finite_lidar_points(lidar) -> tuple[np.ndarray, int]:
+    """(N, 3) float32 finite x, y, z of a LiDAR PointCloud2 (metres, its own frame), and
+    how many NaN/Inf points were dropped.
+
+    Raises:
+        BadInputError: a bad cloud (fields, buffer).
+    """
+    points = pointcloud2_to_xyz(lidar, skip_nonfinite=False)
+    finite = np.all(np.isfinite(points), axis=1)
+    nonfinite = int(points.shape[0] - np.count_nonzero(finite))
+    return (points[finite] if nonfinite else points), nonfinite
+
+
 def depth_frame_from_messages(
     image,
     camera_info,
@@ -47,8 +60,10 @@ def depth_frame_from_messages(
 ) -> ConvertedFrame:
     """Convert Image + CameraInfo + LiDAR (+ radar) PointCloud2 messages.
 
-    NaN/Inf LiDAR points are dropped and counted; a bad radar cloud is left out and
-    reported (radar is optional); everything else that is wrong raises.
+    ``lidar`` None (a rig without LiDAR) gives a frame without LiDAR points, which the
+    pipeline completes from the image (and radar). NaN/Inf LiDAR points are dropped and
+    counted; a bad radar cloud is left out and reported (radar is optional); everything
+    else that is wrong raises.
 
     Raises:
         BadInputError: bad image encoding or size, bad CameraInfo, bad LiDAR cloud, or
@@ -56,13 +71,11 @@ def depth_frame_from_messages(
     """
     camera = camera_info_to_model(camera_info, rectified=rectified)
     rgb = image_to_rgb(image)
-    points = pointcloud2_to_xyz(lidar, skip_nonfinite=False)
-    finite = np.all(np.isfinite(points), axis=1)
-    nonfinite = int(points.shape[0] - np.count_nonzero(finite))
-    if nonfinite:
-        points = points[finite]
     camera_frame = image.header.frame_id
-    T_camera_lidar = extrinsics("lidar", camera_frame, lidar.header.frame_id)
+    points, T_camera_lidar, nonfinite = None, None, 0
+    if lidar is not None:
+        points, nonfinite = finite_lidar_points(lidar)
+        T_camera_lidar = extrinsics("lidar", camera_frame, lidar.header.frame_id)
     if radar is None:
         return ConvertedFrame(DepthFrame(rgb, camera, points, T_camera_lidar), nonfinite)
     try:

@@ -1,17 +1,22 @@
 """The depth-completion node in its own process, fed real KITTI frames over real DDS.
 
-Each test starts the node (``python -m depth_completion_ros.ros.depth_completion_node``)
+Each KITTI test starts the node (``python -m depth_completion_ros.ros.depth_completion_node``)
 and the rig publisher (kitti_rig_publisher.py) as separate processes in an isolated ROS
 domain, and listens to ``depth`` and the node's diagnostics from the test process.
+
+The radar-camera tests (no LiDAR) run the node in the test process with a tiny untrained
+radar network, publishing small synthetic frames and reading the node's counters.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +24,18 @@ import pytest
 import rclpy
 import yaml
 from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
+from depth_completion_ros.geometry.camera import CameraModel
 from depth_completion_ros.pipeline.depth_frame import DepthFrame, complete_frame
 from depth_completion_ros.pipeline.engine import CompletionEngine
-from depth_completion_ros.ros.image import image_to_numpy
+from depth_completion_ros.ros.camera_info import model_to_camera_info
+from depth_completion_ros.ros.depth_completion_node import DepthCompletionNode
+from depth_completion_ros.ros.image import image_to_numpy, numpy_to_image
+from depth_completion_ros.ros.pointcloud import array_to_pointcloud2
 from depth_completion_ros.ros.stamps import stamp_to_ns
 
 PUBLISHER = Path(__file__).with_name("kitti_rig_publisher.py")
@@ -208,3 +219,111 @@ def test_dcr_run_starts_the_configured_pipeline_and_stops_cleanly_on_sigterm(kit
     assert_one_output_per_sweep(run, [e["stamp_ns"] for e in run.manifest])
     assert run.node_returncode == 0 and "Traceback" not in run.node_log
     assert "FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA" in run.node_log
+
+
+# ---- radar-camera rig without LiDAR, node in the test process ------------------------------
+CAMERA = CameraModel(128, 64, np.array([[100.0, 0.0, 64.0], [0.0, 100.0, 32.0], [0.0, 0.0, 1.0]]))
+CAMERA_FRAME = "camera_optical_frame"
+RADAR_IN_VIEW = np.array([(-1.0, 0.5, 12.0), (0.5, 0.3, 20.0), (2.0, 0.8, 15.0)], np.float32)  # optical frame, m
+
+
+class RadarCameraRig:
+    """A DepthCompletionNode (use_lidar false, method radar) and a test node publishing its
+    inputs and collecting its ``depth``, spun by one executor in the test thread."""
+
+    def __init__(self, node: DepthCompletionNode, tester, executor: SingleThreadedExecutor) -> None:
+        self.node, self.executor = node, executor
+        qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        self.publishers = {topic: tester.create_publisher(msg_type, topic, qos) for topic, msg_type in
+                           (("image", Image), ("camera_info", CameraInfo), ("radar/points", PointCloud2))}
+        self.depth: list[Image] = []
+        depth_sub = tester.create_subscription(Image, "depth", self.depth.append, qos)
+        self.spin_until(lambda: depth_sub.get_publisher_count() > 0
+                        and all(p.get_subscription_count() > 0 for p in self.publishers.values()))
+
+    def spin_until(self, done: Callable[[], bool], timeout_s: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not done():
+            assert time.monotonic() < deadline, "timed out"
+            self.executor.spin_once(timeout_sec=0.05)
+
+    def camera_info(self, stamp_ns: int) -> None:
+        """Publish a CameraInfo and wait until the node has cached it."""
+        self.publishers["camera_info"].publish(model_to_camera_info(CAMERA, stamp_ns, CAMERA_FRAME))
+        self.spin_until(lambda: len(self.node._camera_infos["camera_info"]) > 0)
+
+    def radar(self, points: np.ndarray, stamp_ns: int) -> None:
+        """Publish a radar cloud (a structured array) and wait until the synchronizer holds it."""
+        received = self.node.sync.stats()["received"].get("radar", 0)
+        self.publishers["radar/points"].publish(array_to_pointcloud2(points, stamp_ns, "radar"))
+        self.spin_until(lambda: self.node.sync.stats()["received"].get("radar", 0) > received)
+
+    def image(self, stamp_ns: int) -> Image:
+        """Publish a random image and return the depth the node publishes for it."""
+        rgb = np.random.default_rng(stamp_ns % 2**32).integers(0, 256, (CAMERA.height, CAMERA.width, 3), np.uint8)
+        outputs = len(self.depth)
+        self.publishers["image"].publish(numpy_to_image(rgb, "rgb8", stamp_ns, CAMERA_FRAME))
+        self.spin_until(lambda: len(self.depth) > outputs)
+        return self.depth[-1]
+
+
+def radar_cloud(fields: tuple[str, ...]) -> np.ndarray:
+    """A radar cloud with :data:`RADAR_IN_VIEW` as x, y, z and the other fields set to 1."""
+    points = np.ones(len(RADAR_IN_VIEW), dtype=[(name, "<f4") for name in fields])
+    for axis, name in enumerate("xyz"):
+        points[name] = RADAR_IN_VIEW[:, axis]
+    return points
+
+
+@contextlib.contextmanager
+def radar_camera_rig(domain: int, weights: Path) -> Iterator[RadarCameraRig]:
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=domain)
+    nodes = []
+    executor = SingleThreadedExecutor(context=context)
+    try:
+        nodes.append(DepthCompletionNode(context=context, parameter_overrides=[
+            Parameter("use_lidar", value=False), Parameter("use_radar", value=True),
+            Parameter("method", value="radar"), Parameter("weights", value=str(weights)),
+            Parameter("device", value="cpu"), Parameter("input_qos", value="reliable"),
+            Parameter("radar_to_camera.matrix", value=[float(v) for v in np.eye(4).ravel()]),
+        ]))
+        nodes.append(rclpy.create_node("radar_camera_tester", context=context))
+        for node in nodes:
+            executor.add_node(node)
+        yield RadarCameraRig(*nodes, executor)
+    finally:
+        executor.shutdown()
+        for node in nodes:
+            node.destroy_node()
+        rclpy.shutdown(context=context)
+
+
+def test_radar_camera_without_lidar_gives_depth_of_the_camera_size(ros_domain_id, radar_checkpoint):
+    with radar_camera_rig(ros_domain_id, radar_checkpoint) as rig:
+        assert "lidar/points" not in {sub.topic_name.lstrip("/") for sub in rig.node.subscriptions}
+        rig.camera_info(10**9)
+        rig.radar(radar_cloud(("x", "y", "z", "rcs", "vx", "vy")), 10**9)
+        msg = rig.image(10**9)
+        depth = image_to_numpy(msg)
+        assert depth.shape == (CAMERA.height, CAMERA.width) and stamp_to_ns(msg.header.stamp) == 10**9
+        assert np.isfinite(depth).any()
+        assert rig.node.engine.method == "radar" and rig.node.engine.implementation.counts == {"radar_frames": 1}
+
+
+def test_radar_camera_without_any_radar_still_publishes_camera_only_depth(ros_domain_id, radar_checkpoint):
+    with radar_camera_rig(ros_domain_id, radar_checkpoint) as rig:
+        rig.camera_info(10**9)
+        for stamp_ns in (10**9, 2 * 10**9):
+            assert image_to_numpy(rig.image(stamp_ns)).shape == (CAMERA.height, CAMERA.width)
+        assert rig.node.engine.implementation.counts == {"camera_only_frames": 2}
+        assert not rig.node.stats.bad_input
+
+
+def test_radar_without_the_configured_fields_is_counted_and_the_frame_completed(ros_domain_id, radar_checkpoint):
+    with radar_camera_rig(ros_domain_id, radar_checkpoint) as rig:
+        rig.camera_info(10**9)
+        rig.radar(radar_cloud(("x", "y", "z", "intensity")), 10**9)  # no rcs, vx, vy
+        assert image_to_numpy(rig.image(10**9)).shape == (CAMERA.height, CAMERA.width)
+        assert rig.node.stats.bad_input == {"bad_radar": 1}
+        assert rig.node.engine.implementation.counts == {"camera_only_frames": 1}

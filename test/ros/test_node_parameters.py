@@ -51,3 +51,31 @@ def test_bad_start_up_value_names_the_parameter(ros_domain_id):
             DepthCompletionNode(context=context, parameter_overrides=[Parameter("slop", value=5.0)])
     finally:
         rclpy.shutdown(context=context)
+
+
+def test_neither_lidar_nor_radar_is_refused_naming_both_parameters(ros_domain_id):
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=ros_domain_id)
+    try:
+        with pytest.raises(ValueError, match="'use_lidar' and 'use_radar' are both false"):
+            DepthCompletionNode(context=context, parameter_overrides=[Parameter("use_lidar", value=False)])
+    finally:
+        rclpy.shutdown(context=context)
+
+
+def test_radar_method_gets_precision_and_without_radar(ros_domain_id, radar_checkpoint):
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=ros_domain_id)
+    node = DepthCompletionNode(context=context, parameter_overrides=[
+        Parameter("method", value="radar"), Parameter("weights", value=str(radar_checkpoint)),
+        Parameter("device", value="cpu"), Parameter("precision", value="fp32"),
+        Parameter("without_radar", value="lidar")])
+    try:
+        method = node.engine.implementation
+        assert node.engine.method == "radar" and method.without_radar == "lidar" and method.runner.fp16 is False
+        assert node.set_parameters([Parameter("without_radar", value="camera")])[0].successful
+        assert node.engine.implementation.without_radar == "camera"
+        assert not node.set_parameters([Parameter("without_radar", value="radar")])[0].successful
+    finally:
+        node.destroy_node()
+        rclpy.shutdown(context=context)
