@@ -70,10 +70,10 @@ def run(args: argparse.Namespace) -> int:
         model, _ = load_model(weights, "completion")
         if args.width % model.stride or args.height % model.stride:
             raise BadInputError("--width/--height", f"must be multiples of {model.stride}")
+        export_onnx(model, args.output, args.width, args.height)
     except BadInputError as error:
         print(f"dcr export: error: {error}", file=sys.stderr)
         return 2
-    export_onnx(model, args.output, args.width, args.height)
     difference = parity_check(model, args.output, args.width, args.height)
     print(f"{weights} -> {args.output}; torch vs onnxruntime max |depth difference| {difference * 1000:.3f} mm")
     if difference > PARITY_TOLERANCE_M:

@@ -58,3 +58,23 @@ def test_complete_with_the_learned_method_and_shipped_weights(tmp_path):
                  "--method", "learned", "--device", "cpu"]) == 0
     stored = cv2.imread(str(tmp_path / "out" / "a.png"), cv2.IMREAD_UNCHANGED)
     assert stored.shape == (64, 96) and np.all(stored > 0)
+
+
+@pytest.mark.slow
+def test_train_cache_with_radar_on_the_nuscenes_rig(tmp_path):
+    out = tmp_path / "cache"
+    assert main(["train", "cache", "--out", str(out), "--frames", "1", "--seed", "7", "--rig", "nuscenes", "--radar",
+                 "--rig-lidar", "--indoor-fraction", "0", "--camera-scale", "0.25"]) == 0
+    frame = CachedFrame.load(cache_files(out)[0])
+    assert frame.rgb.shape[:2] == (225, 400) == frame.semantic.shape
+    assert frame.radar.shape[1] == 6 and frame.radar.shape[0] > 0
+    assert frame.ring.max() < 32  # the rig's own HDL-32E: single-sweep supervision
+    assert set(np.unique(frame.semantic)) <= set(range(6)) and frame.semantic.max() > 0
+
+
+def test_radar_networks_export_to_pt_only(tmp_path, capsys):
+    weights = save_checkpoint(tmp_path / "radar.pt", "completion", CompletionNet(PRESETS["radar_tiny"]))
+    assert main(["export", "--weights", str(weights), "--output", str(tmp_path / "r.onnx"), "--width", "64",
+                 "--height", "32"]) == 2
+    assert "torch only" in capsys.readouterr().err
+    assert main(["export", "--format", "pt", "--weights", str(weights), "--output", str(tmp_path / "r2.pt")]) == 0
