@@ -3,7 +3,11 @@
 The policy matches each message of a *pivot* input (the slowest required sensor, e.g. the
 LiDAR sweep) with the nearest message of every other required input, within ``slop``.
 Each message is used at most once; optional inputs (radar) are attached when one lies
-within slop at the moment the set completes, and never hold a set back.
+within slop at the moment the set completes, and never hold a set back, except the
+*awaited* ones: a set waits for an awaited input's nearest message until that choice is
+final or the next pivot message arrives, whichever is first (so a late radar sweep still
+joins its camera frame on a rig without LiDAR, and a silent radar costs at most one pivot
+period of latency, never a frame).
 
 Beyond ``message_filters.ApproximateTimeSynchronizer`` it counts every drop by reason,
 resets cleanly when time jumps backwards (a looping bag, ``use_sim_time``) and keeps
@@ -38,7 +42,8 @@ class SyncConfig:
     Attributes:
         pivot: the input every set is built around (one set per pivot message at most).
         required: the other inputs every set must contain.
-        optional: inputs attached when in time, never waited for.
+        optional: inputs attached when in time.
+        awaited: optional inputs a set waits for until the next pivot message arrives.
         slop_ns: largest allowed |stamp - pivot stamp| of a set member, nanoseconds.
         queue_size: messages kept per input while waiting.
         time_jump_ns: a stamp this much older than the newest one seen on the same input
@@ -48,6 +53,7 @@ class SyncConfig:
     pivot: str
     required: tuple[str, ...]
     optional: tuple[str, ...] = ()
+    awaited: tuple[str, ...] = ()
     slop_ns: int = 50_000_000
     queue_size: int = 10
     time_jump_ns: int = 1_000_000_000
@@ -56,6 +62,8 @@ class SyncConfig:
         names = (self.pivot, *self.required, *self.optional)
         if len(set(names)) != len(names):
             raise ValueError(f"input names must be unique, got {names}")
+        if not set(self.awaited) <= set(self.optional):
+            raise ValueError(f"awaited inputs {self.awaited} must be optional inputs {self.optional}")
         if self.slop_ns < 0 or self.queue_size < 1 or self.time_jump_ns <= 0:
             raise ValueError("slop_ns must be >= 0, queue_size >= 1 and time_jump_ns > 0")
 
@@ -163,6 +171,11 @@ class ApproximateSync:
         best = min(candidates, key=lambda i: abs(stamps[i] - stamp_ns))
         return best, after < len(stamps)
 
+    def _final(self, name: str, stamp_ns: int) -> bool:
+        """Whether the nearest message of ``name`` to ``stamp_ns`` can no longer change."""
+        found = self._nearest(name, stamp_ns)
+        return found is not None and found[1]
+
     def _within_slop(self, name: str, index: int, stamp_ns: int) -> bool:
         return abs(self._queues[name][index].stamp_ns - stamp_ns) <= self.config.slop_ns
 
@@ -185,6 +198,9 @@ class ApproximateSync:
                 pivots.popleft()
                 self._drops["no_partner"] += 1
                 continue
+            if not end_of_stream and len(pivots) == 1 and not all(self._final(name, pivot.stamp_ns)
+                                                                  for name in self.config.awaited):
+                return emitted  # the newest pivot waits for its awaited inputs
             messages = {self.config.pivot: pivots.popleft()}
             for name, index in chosen.items():
                 messages[name] = self._take(name, index)

@@ -139,9 +139,12 @@ class DepthCompletionNode(SynchronizedNode):
                 if topic not in _INPUT_SWITCHES or params[_INPUT_SWITCHES[topic]]}
 
     def sync_config(self, params: dict) -> SyncConfig:
-        """Sets built around each LiDAR sweep, or around each image without LiDAR; radar is optional."""
+        """Sets built around each LiDAR sweep, or around each image without LiDAR; radar is optional
+        (without LiDAR a set waits for late radar until the next image arrives)."""
         pivot, required = ("lidar", ("image",)) if params["use_lidar"] else ("image", ())
-        return SyncConfig(pivot=pivot, required=required, optional=("radar",) if params["use_radar"] else (),
+        optional = ("radar",) if params["use_radar"] else ()
+        return SyncConfig(pivot=pivot, required=required, optional=optional,
+                          awaited=() if params["use_lidar"] else optional,
                           slop_ns=int(params["slop"] * 1e9), queue_size=params["queue_size"])
 
     def _make_engine(self, params: dict) -> CompletionEngine:

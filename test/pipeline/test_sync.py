@@ -170,3 +170,17 @@ def test_drain_matches_the_last_pivot_at_the_end_of_a_bag():
     assert len(sets) == 1 and sets[0].messages["image"].stamp_ns == 95 * MS
     sync.add("lidar", 300 * MS)
     assert sync.drain() == [] and sync.stats()["drops"]["no_partner"] == 1
+
+
+def test_awaited_optional_input_waits_until_the_next_pivot_only():
+    sync = ApproximateSync(SyncConfig(pivot="image", required=(), optional=("radar",), awaited=("radar",),
+                                      slop_ns=20 * MS))
+    assert sync.add("image", 100 * MS) == []  # radar may still come
+    late = sync.add("radar", 105 * MS)  # arrives after its image: still joins it
+    assert len(late) == 1 and late[0].messages["radar"].stamp_ns == 105 * MS
+    assert sync.add("image", 180 * MS) == []
+    silent = sync.add("image", 260 * MS)  # the radar went silent: the next image releases the set
+    assert [s.stamp_ns for s in silent] == [180 * MS] and "radar" not in silent[0].messages
+    assert [s.stamp_ns for s in sync.drain()] == [260 * MS]
+    with pytest.raises(ValueError, match="awaited"):
+        SyncConfig(pivot="image", required=(), optional=(), awaited=("radar",))

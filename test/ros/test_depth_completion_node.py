@@ -258,13 +258,15 @@ class RadarCameraRig:
         self.publishers["radar/points"].publish(array_to_pointcloud2(points, stamp_ns, "radar"))
         self.spin_until(lambda: self.node.sync.stats()["received"].get("radar", 0) > received)
 
-    def image(self, stamp_ns: int) -> Image:
-        """Publish a random image and return the depth the node publishes for it."""
+    def image(self, stamp_ns: int, outputs: int = 1) -> list[Image]:
+        """Publish a random image; return the ``outputs`` depth images the node publishes next."""
         rgb = np.random.default_rng(stamp_ns % 2**32).integers(0, 256, (CAMERA.height, CAMERA.width, 3), np.uint8)
-        outputs = len(self.depth)
+        before = len(self.depth)
+        received = self.node.sync.stats()["received"].get("image", 0)
         self.publishers["image"].publish(numpy_to_image(rgb, "rgb8", stamp_ns, CAMERA_FRAME))
-        self.spin_until(lambda: len(self.depth) > outputs)
-        return self.depth[-1]
+        self.spin_until(lambda: self.node.sync.stats()["received"].get("image", 0) > received
+                        and len(self.depth) >= before + outputs)
+        return self.depth[before:]
 
 
 def radar_cloud(fields: tuple[str, ...]) -> np.ndarray:
@@ -303,8 +305,10 @@ def test_radar_camera_without_lidar_gives_depth_of_the_camera_size(ros_domain_id
     with radar_camera_rig(ros_domain_id, radar_checkpoint) as rig:
         assert "lidar/points" not in {sub.topic_name.lstrip("/") for sub in rig.node.subscriptions}
         rig.camera_info(10**9)
-        rig.radar(radar_cloud(("x", "y", "z", "rcs", "vx", "vy")), 10**9)
-        msg = rig.image(10**9)
+        assert rig.image(10**9, outputs=0) == []
+        rig.radar(radar_cloud(("x", "y", "z", "rcs", "vx", "vy")), 10**9 + 10**7)  # late, within slop: joins
+        rig.spin_until(lambda: len(rig.depth) == 1)
+        msg = rig.depth[0]
         depth = image_to_numpy(msg)
         assert depth.shape == (CAMERA.height, CAMERA.width) and stamp_to_ns(msg.header.stamp) == 10**9
         assert np.isfinite(depth).any()
@@ -314,8 +318,11 @@ def test_radar_camera_without_lidar_gives_depth_of_the_camera_size(ros_domain_id
 def test_radar_camera_without_any_radar_still_publishes_camera_only_depth(ros_domain_id, radar_checkpoint):
     with radar_camera_rig(ros_domain_id, radar_checkpoint) as rig:
         rig.camera_info(10**9)
-        for stamp_ns in (10**9, 2 * 10**9):
-            assert image_to_numpy(rig.image(stamp_ns)).shape == (CAMERA.height, CAMERA.width)
+        # Without LiDAR a frame waits for late radar until the next image releases it.
+        assert rig.image(10**9, outputs=0) == []
+        for stamp_ns in (2 * 10**9, 3 * 10**9):
+            (depth,) = rig.image(stamp_ns)
+            assert image_to_numpy(depth).shape == (CAMERA.height, CAMERA.width)
         assert rig.node.engine.implementation.counts == {"camera_only_frames": 2}
         assert not rig.node.stats.bad_input
 
@@ -324,6 +331,7 @@ def test_radar_without_the_configured_fields_is_counted_and_the_frame_completed(
     with radar_camera_rig(ros_domain_id, radar_checkpoint) as rig:
         rig.camera_info(10**9)
         rig.radar(radar_cloud(("x", "y", "z", "intensity")), 10**9)  # no rcs, vx, vy
-        assert image_to_numpy(rig.image(10**9)).shape == (CAMERA.height, CAMERA.width)
+        (depth,) = rig.image(10**9)
+        assert image_to_numpy(depth).shape == (CAMERA.height, CAMERA.width)
         assert rig.node.stats.bad_input == {"bad_radar": 1}
         assert rig.node.engine.implementation.counts == {"camera_only_frames": 1}
