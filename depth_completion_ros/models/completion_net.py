@@ -6,10 +6,7 @@ Architecture (:class:`CompletionNet`, widths and depths from :class:`CompletionN
   features are added into the depth features (fusion at every scale), so the depth
   encoder's next level sees both;
 * a decoder (bilinear upsampling + skip concatenation) back to quarter resolution;
-* optionally (``detail_width`` > 0) one more decoder stage at half resolution, fed by a
-  stride-2 convolution of the RGB, the prior and the measurement mask, so the residual can
-  follow object edges that a quarter-resolution head blurs;
-* heads at that resolution, bilinearly upsampled to full resolution (the full-resolution
+* heads at quarter resolution, bilinearly upsampled to full resolution (the full-resolution
   detail comes from the classical prior the output is relative to):
   ``r`` (log-depth residual), ``a, b, c`` (the JARRN refine head) and the confidence.
 
@@ -53,8 +50,6 @@ class CompletionNetConfig:
         widths: channels of encoder levels 0..L-1 (level k at stride 4 * 2^k).
         blocks: extra 3x3 conv blocks per encoder level after its stride-2 conv.
         decoder_width: channels of the quarter-resolution decoder output.
-        detail_width: channels of the half-resolution detail stage (0 = none, heads at
-            quarter resolution).
         radar_points: N of the radar point list (0 = no radar path).
         mask_classes: classes of the semantic-mask head (0 = no head).
     """
@@ -62,7 +57,6 @@ class CompletionNetConfig:
     widths: tuple[int, ...] = (16, 32, 48, 64)
     blocks: int = 1
     decoder_width: int = 16
-    detail_width: int = 0
     radar_points: int = 0
     mask_classes: int = 0
 
@@ -77,7 +71,7 @@ class CompletionNetConfig:
     @classmethod
     def from_dict(cls, data: dict) -> CompletionNetConfig:
         return cls(widths=tuple(int(w) for w in data["widths"]), blocks=int(data["blocks"]),
-                   decoder_width=int(data["decoder_width"]), detail_width=int(data.get("detail_width", 0)),
+                   decoder_width=int(data["decoder_width"]),
                    radar_points=int(data.get("radar_points", 0)), mask_classes=int(data.get("mask_classes", 0)))
 
 
@@ -236,13 +230,9 @@ class CompletionNet(nn.Module):
         self.depth_encoder = Encoder(5 if config.radar_points else 3, config.widths, config.blocks)
         self.radar_injection = RadarInjection(config.widths[-1]) if config.radar_points else None
         self.decoder = Decoder(config.widths, config.decoder_width)
-        head_width = self.decoder.out_width
-        if config.detail_width:
-            self.detail_input = conv_block(3 + 2, config.detail_width, 2)  # rgb, log prior, mask
-            self.detail = conv_block(head_width + config.detail_width, config.detail_width)
-            head_width = config.detail_width
-        self.head = nn.Conv2d(head_width, self.HEAD_CHANNELS, 3, 1, 1)
-        self.mask_head = nn.Conv2d(head_width, config.mask_classes, 3, 1, 1) if config.mask_classes else None
+        width = self.decoder.out_width
+        self.head = nn.Conv2d(width, self.HEAD_CHANNELS, 3, 1, 1)
+        self.mask_head = nn.Conv2d(width, config.mask_classes, 3, 1, 1) if config.mask_classes else None
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
@@ -267,10 +257,6 @@ class CompletionNet(nn.Module):
         if self.radar_injection is not None:
             fused[-1] = fused[-1] + self.radar_injection(radar, radar_valid, scale)[:, :, None, None]
         features = self.decoder(fused)
-        if self.config.detail_width:
-            guide = self.detail_input(torch.cat([normalize_rgb(rgb), log_prior, mask], dim=1))
-            features = F.interpolate(features, size=guide.shape[-2:], mode="bilinear", align_corners=False)
-            features = self.detail(torch.cat([features, guide], dim=1))
         heads = F.interpolate(self.head(features), size=rgb.shape[-2:], mode="bilinear", align_corners=False)
         residual, a, b, c, confidence_logit = heads.split(1, dim=1)
         has_prior = (prior > 0).to(prior.dtype)

@@ -212,7 +212,7 @@ def completion_config(model: str | dict) -> CompletionNetConfig:
         return CompletionNetConfig.from_dict(model)
     except (KeyError, TypeError, ValueError) as error:
         raise BadInputError("training config", f"model: {error!r}; give a preset name or widths/blocks/"
-                            "decoder_width[/detail_width]") from error
+                            "decoder_width[/radar_points/mask_classes]") from error
 
 
 def _build(kind: str, config: TrainConfig) -> nn.Module:

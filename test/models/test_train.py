@@ -129,9 +129,9 @@ def test_supervision_must_match_the_network(radar_frame_cache, frame_cache, tmp_
 
 def test_model_may_be_a_mapping_of_network_fields(frame_cache, tmp_path):
     config = tiny_config(frame_cache, tmp_path / "run") | {
-        "model": {"widths": [8, 8], "blocks": 0, "decoder_width": 8, "detail_width": 4}}
+        "model": {"widths": [8, 12], "blocks": 0, "decoder_width": 8}}
     config["stages"] = config["stages"][1:2]
     written = train(TrainConfig.from_dict(config), PRIOR, log=lambda _: None)
-    assert read_checkpoint(written["stage1"])["model_config"]["detail_width"] == 4
+    assert read_checkpoint(written["stage1"])["model_config"]["widths"] == [8, 12]
     with pytest.raises(BadInputError, match="preset name or widths"):
         train(TrainConfig.from_dict(config | {"model": {"widths": [8]}}), PRIOR, log=lambda _: None)
