@@ -80,3 +80,14 @@ def test_bad_configuration_and_checkpoints_are_bad_input(radar_weights, lidar_we
         engine.complete(None, np.zeros((CAMERA.height, CAMERA.width), np.float32), CAMERA, RADAR)
     with pytest.raises(BadInputError, match="radar"):
         engine.complete(rgb(), np.zeros((CAMERA.height, CAMERA.width), np.float32), CAMERA, RADAR[:, :2])
+
+
+def test_shipped_radar_weights_complete_a_nuscenes_sized_frame():
+    camera = CameraModel.from_intrinsics(1266.4, 1266.4, 816.3, 491.5, 1600, 900)
+    engine = CompletionEngine("radar", device="cpu")  # weights/radar_small.pt
+    radar = np.array([[-4.0, 0.4, 25.0, 12.0, 0.5, 0.0], [3.0, 0.6, 12.0, 6.0, 0.0, 0.0],
+                      [10.0, 0.5, 40.0, 20.0, -3.0, 0.2]], np.float32)
+    rgb = np.random.default_rng(1).integers(0, 255, (900, 1600, 3), dtype=np.uint8)
+    depth = engine.complete(rgb, np.zeros((900, 1600), np.float32), camera, radar).depth
+    assert depth.shape == (900, 1600) and np.all(np.isfinite(depth)) and np.all(depth > 0)
+    assert engine.implementation.max_points == 128 and engine.implementation.counts == {"radar_frames": 1}
