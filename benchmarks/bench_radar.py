@@ -12,6 +12,9 @@
    Build the frames with
    ``dcr train cache --out out/cache_radar_eval --frames 24 --seed 12 --rig nuscenes --radar --rig-lidar
    --indoor-fraction 0``.
+   Then a real-image check: the 6 cameras of ``../shared/data/nuscenes_sample`` with a
+   radar-like point set drawn from its LIDAR_TOP scan (the sample has no radar; see
+   ``datasets/nuscenes_protocol.radar_like_points``), the other LiDAR returns as ground truth.
 2. CPU latency of the whole engine call at 1600x900 (working scale 0.5 and 1.0) and at
    the half-resolution setting (an 800x450 image), interleaved in rounds, median after
    warm-up, against ``classical + radar`` timed in the same rounds.
@@ -35,6 +38,8 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from common import interleaved_ms  # noqa: E402
 
+from depth_completion_ros.datasets.nuscenes_protocol import radar_like_frames  # noqa: E402
+from depth_completion_ros.datasets.shared_data import find_shared_data  # noqa: E402
 from depth_completion_ros.eval.metrics import DepthRange, MetricAccumulator  # noqa: E402
 from depth_completion_ros.models.radar_input import radar_depth_image  # noqa: E402
 from depth_completion_ros.models.train_data import radar_evaluation_input  # noqa: E402
@@ -43,7 +48,8 @@ from depth_completion_ros.pipeline.engine import CompletionEngine, describe_devi
 from depth_completion_ros.pipeline.radar import SHIPPED_RADAR  # noqa: E402
 
 CAPS = [DepthRange(f"0-{cap}m", 0.0, float(cap)) for cap in (50, 70, 80)]
-RADAR_ONLY_METHODS = ("classical + radar", "learned + radar")
+REAL_RADAR_LIKE_POINTS = 300  # drawn over the whole scan: ~6-35 per camera
+Frame = tuple[np.ndarray, np.ndarray, np.ndarray, object]  # rgb, radar (M, 6) camera frame, ground truth, camera
 
 
 def engines(weights: Path) -> dict[str, tuple[CompletionEngine, bool]]:
@@ -66,6 +72,30 @@ def run_engine(engine: CompletionEngine, projected: bool, rgb: np.ndarray, radar
     return engine.complete(rgb, np.zeros_like(sparse), camera, radar).depth
 
 
+def score_set(description: str, frames: list[Frame], methods: dict[str, tuple[CompletionEngine, bool]]) -> dict:
+    """Per-frame capped MAE/RMSE of every method, averaged; printed as a table."""
+    accumulators = {name: MetricAccumulator(ranges=list(CAPS)) for name in methods}
+    radar_in_view = []
+    for rgb, radar, gt, camera in frames:
+        radar_in_view.append(int(np.count_nonzero(radar_depth_image(radar, camera))))
+        for name, (engine, projected) in methods.items():
+            accumulators[name].add(run_engine(engine, projected, rgb, radar, camera), gt)
+    print(f"\n{description}: {len(frames)} frames, {frames[0][3].width}x{frames[0][3].height}, radar points in "
+          f"view per frame: median {int(np.median(radar_in_view))}; LiDAR ground truth; per-frame metrics averaged")
+    header = "".join(f" {'MAE ' + r.name:>11} {'RMSE ' + r.name:>12}" for r in CAPS)
+    print(f"  {'method':20s}{header}")
+    results = {"frames": len(frames), "radar_points_in_view_median": int(np.median(radar_in_view))}
+    for name, accumulator in accumulators.items():
+        summaries = {s.name: s.to_dict() for s in accumulator.summaries()}
+        results[name] = summaries
+        print(f"  {name:20s}" + "".join(f" {summaries[r.name]['mae_mm']:11.0f} {summaries[r.name]['rmse_mm']:12.0f}"
+                                      for r in CAPS))
+    best = {r.name: min(methods, key=lambda n: results[n][r.name]["mae_mm"]) for r in CAPS}
+    print("  lowest MAE: " + ", ".join(f"{cap}: {name}" for cap, name in best.items()))
+    results["lowest_mae"] = best
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--eval-cache", type=Path, default=REPO_ROOT / "out" / "cache_radar_eval",
@@ -86,26 +116,14 @@ def main() -> int:
     print(f"device: {device}")
     methods = engines(args.weights)
     frames = [radar_evaluation_input(CachedFrame.load(path)) for path in cache_files(args.eval_cache)]
-    accumulators = {name: MetricAccumulator(ranges=list(CAPS)) for name in methods}
-    radar_in_view = []
-    for rgb, radar, gt, camera in frames:
-        radar_in_view.append(int(np.count_nonzero(radar_depth_image(radar, camera))))
-        for name, (engine, projected) in methods.items():
-            accumulators[name].add(run_engine(engine, projected, rgb, radar, camera), gt)
-    print(f"\nheld-out nuScenes-rig frames ({args.eval_cache.name}): {len(frames)} frames, "
-          f"{frames[0][3].width}x{frames[0][3].height}, radar points in view per frame: median "
-          f"{int(np.median(radar_in_view))}; single-sweep LiDAR ground truth; per-frame metrics averaged")
-    header = "".join(f" {'MAE ' + r.name:>11} {'RMSE ' + r.name:>12}" for r in CAPS)
-    print(f"  {'method':20s}{header}")
-    report: dict = {"device": device, "frames": len(frames), "accuracy": {}, "latency_ms": {}}
-    for name, accumulator in accumulators.items():
-        summaries = {s.name: s.to_dict() for s in accumulator.summaries()}
-        report["accuracy"][name] = summaries
-        print(f"  {name:20s}" + "".join(f" {summaries[r.name]['mae_mm']:11.0f} {summaries[r.name]['rmse_mm']:12.0f}"
-                                      for r in CAPS))
-    best = {r.name: min(report["accuracy"], key=lambda n: report["accuracy"][n][r.name]["mae_mm"]) for r in CAPS}
-    print("  lowest MAE: " + ", ".join(f"{cap}: {name}" for cap, name in best.items()))
-    report["lowest_mae"] = best
+    sets = {f"held-out nuScenes-rig simulator frames ({args.eval_cache.name})": frames}
+    nuscenes = find_shared_data("nuscenes_sample", REPO_ROOT)
+    if nuscenes:
+        sets["real nuScenes key frame, 6 cameras, radar-like points drawn from LIDAR_TOP"] = [
+            frame[1:] for frame in radar_like_frames(nuscenes, REAL_RADAR_LIKE_POINTS)]
+    report: dict = {"device": device, "accuracy": {}, "latency_ms": {}}
+    for description, set_frames in sets.items():
+        report["accuracy"][description] = score_set(description, set_frames, methods)
 
     rgb, radar, _, camera = frames[0]
     half_camera = camera.resized(camera.width // 2, camera.height // 2)

@@ -14,6 +14,7 @@ from depth_completion_ros.geometry.camera import CameraModel, project, unproject
 
 DEFAULT_MIN_DEPTH = 0.1  # metres; closer returns are the sensor housing or noise
 OCCLUSION_RELATIVE_THRESHOLD = 0.1  # DESIGN.md: drop i when (d_i - min neighbour d) / d_i > 0.1
+OCCLUSION_WINDOW = 7  # pixels, the neighbourhood of that rule
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def zbuffer(hits: PixelHits, height: int, width: int) -> tuple[np.ndarray, np.nd
 
 
 def occlusion_filter(
-    sparse_depth: np.ndarray, window: int = 7, threshold: float = OCCLUSION_RELATIVE_THRESHOLD
+    sparse_depth: np.ndarray, window: int = OCCLUSION_WINDOW, threshold: float = OCCLUSION_RELATIVE_THRESHOLD
 ) -> np.ndarray:
     """Drop measurements hidden behind nearer ones (LiDAR/camera parallax "bleeding").
 

@@ -36,7 +36,7 @@ from torch.utils.data import Dataset
 
 from depth_completion_ros.datasets.ring_protocol import split_input_and_ground_truth
 from depth_completion_ros.geometry.camera import CameraModel
-from depth_completion_ros.geometry.projection import points_to_sparse_depth
+from depth_completion_ros.geometry.projection import OCCLUSION_WINDOW, points_to_sparse_depth
 from depth_completion_ros.models.augment import (
     DisruptionConfig,
     disrupt_appearance,
@@ -47,7 +47,6 @@ from depth_completion_ros.models.radar_input import flip_radar_points, radar_net
 from depth_completion_ros.models.training_cache import CachedFrame
 
 SUPERVISION_KINDS = ("dense", "sparse", "lidar")
-OCCLUSION_WINDOW_PX = 7
 IDENTITY = np.eye(4)
 # (H, W) sparse metres -> (H, W) dense prior metres. The caller passes the pipeline's
 # classical fill (models/ sits below pipeline/ and does not import it).
@@ -107,7 +106,7 @@ def make_sample(frame: CachedFrame, rng: np.random.Generator, crop_size: tuple[i
 
 def lidar_target(frame: CachedFrame, camera: CameraModel) -> np.ndarray:
     """(h, w) float32 single-sweep LiDAR depth of ``camera``'s image after the occlusion filter."""
-    return points_to_sparse_depth(frame.points, camera, occlusion_window=OCCLUSION_WINDOW_PX)
+    return points_to_sparse_depth(frame.points, camera, occlusion_window=OCCLUSION_WINDOW)
 
 
 def make_radar_sample(frame: CachedFrame, rng: np.random.Generator, crop_size: tuple[int, int],

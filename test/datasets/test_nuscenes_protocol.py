@@ -5,7 +5,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from depth_completion_ros.datasets.nuscenes_protocol import build_protocol, read_lidar_top
+from depth_completion_ros.datasets.nuscenes_protocol import (
+    RADAR_HEIGHT_IN_LIDAR,
+    build_protocol,
+    radar_like_frames,
+    radar_like_points,
+    read_lidar_top,
+)
 from depth_completion_ros.datasets.shared_data import find_shared_data
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.eval.baselines import nearest_fill
@@ -38,3 +44,22 @@ def test_classical_beats_the_nearest_neighbour_fill_on_held_out_data():
     assert classical.coverage == nearest.coverage == 1.0
     assert classical.values["rmse_mm"] < nearest.values["rmse_mm"]
     assert classical.values["mae_mm"] < nearest.values["mae_mm"]
+
+
+def test_radar_like_points_lie_on_the_radar_plane_and_leave_the_ground_truth():
+    rng = np.random.default_rng(0)
+    scan = np.column_stack([rng.uniform(-60, 60, (500, 2)), rng.uniform(-2.5, 1.0, 500)])
+    radar, used = radar_like_points(scan, 40, np.random.default_rng(1), range_noise=0.0)
+    assert radar.shape == (40, 6) and used.sum() == 40
+    np.testing.assert_allclose(radar[:, 2], RADAR_HEIGHT_IN_LIDAR)
+    np.testing.assert_allclose(radar[:, :2], scan[used][:, :2].astype(np.float32))  # no noise: same x, y
+    assert np.all((scan[used, 2] > -1.6) & (scan[used, 2] < 0.2))  # objects, not the road
+
+
+@needs_nuscenes
+def test_radar_like_frames_of_the_shared_sample():
+    frames = radar_like_frames(NUSCENES, count=300)
+    assert [f[0] for f in frames][:2] == ["CAM_BACK", "CAM_BACK_LEFT"] and len(frames) == 6
+    for _, rgb, radar, truth, camera in frames:
+        assert radar.shape == (300, 6) and truth.shape == rgb.shape[:2] == (camera.height, camera.width)
+        assert np.count_nonzero(truth) > 2000
