@@ -1,9 +1,11 @@
-"""Camera + radar (+ LiDAR supervision-grade points) depth completion on a nuScenes-like rig.
+"""Camera + radar depth completion (method ``radar``, the shipped radar-camera network) on a nuScenes-like rig.
 
     ros2 launch depth_completion_ros radar_camera.launch.py radar_points:=/radar_front
 
-The depth_completion launch file with config/radar_camera.yaml (use_radar: true, nuScenes
-field names and extrinsics); every argument of depth_completion.launch.py is passed on.
+The depth_completion launch file with config/radar_camera.yaml (method: radar, use_radar:
+true, nuScenes field names and extrinsics; the LiDAR is used only when no radar is in view,
+``without_radar: lidar``; set ``use_lidar: false`` in a copy of the file for a rig without
+LiDAR); every argument of depth_completion.launch.py is passed on.
 """
 
 from launch import LaunchDescription
