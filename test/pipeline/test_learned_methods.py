@@ -14,7 +14,12 @@ from depth_completion_ros.models.inference import OnnxRunner, TorchRunner, expor
 from depth_completion_ros.models.teacher import TeacherNet
 from depth_completion_ros.pipeline.classical import classical_fill
 from depth_completion_ros.pipeline.engine import CompletionEngine, available_methods
-from depth_completion_ros.pipeline.learned import SHIPPED_COMPLETION, SHIPPED_TEACHER
+from depth_completion_ros.pipeline.learned import (
+    SHIPPED_COMPLETION,
+    SHIPPED_TEACHER,
+    input_disagreement,
+    network_trust,
+)
 from depth_completion_ros.pipeline.mono_aligned import align_scale_shift, mono_aligned_depth
 
 WIDTH, HEIGHT = 200, 90  # not multiples of the stride: the engine pads
@@ -91,6 +96,30 @@ def test_non_finite_network_output_falls_back_to_the_classical_fill(tiny_weights
     assert np.all(np.isfinite(result.depth)) and np.all(result.depth > 0)
     # the learned method pads to its stride; away from the padded bottom rows the fills agree
     assert np.allclose(result.depth[: HEIGHT - 4], classical.depth[: HEIGHT - 4], rtol=1e-5)
+
+
+def test_network_that_disagrees_with_its_input_is_blended_towards_the_classical_fill(tiny_weights):
+    engine = CompletionEngine("learned", device="cpu", weights=tiny_weights)
+    method = engine.implementation
+    rgb, sparse = frame()
+    classical = CompletionEngine("classical", device="cpu").complete(rgb, sparse, CAMERA).depth
+    for scale, trust in ((1.01, 1.0), (1.035, 0.5), (1.2, 0.0)):  # 1 %, 3.5 %, 20 % off every measurement
+        method.runner = lambda rgb, sparse, prior, s=scale: (prior * np.float32(s), np.ones_like(prior))
+        depth = engine.complete(rgb, sparse, CAMERA).depth
+        expected = classical * (trust * scale + 1 - trust)
+        assert np.allclose(depth[: HEIGHT - 4], expected[: HEIGHT - 4], rtol=1e-4)
+    assert method.distrusted_frames == 2 and engine.stats.method_fallbacks == 0
+    with pytest.raises(BadInputError, match="disagreement_low < disagreement_high"):
+        CompletionEngine("learned", device="cpu", weights=tiny_weights,
+                         method_params={"disagreement_low": 0.1, "disagreement_high": 0.05})
+
+
+def test_input_disagreement_and_trust_by_hand():
+    sparse = np.array([[0.0, 10.0, 20.0, 40.0]], np.float32)
+    depth = np.array([[5.0, 11.0, 20.0, 40.4]], np.float32)
+    assert input_disagreement(depth, sparse) == pytest.approx(0.01, rel=1e-4)  # median of 10 %, 0 %, 1 %
+    assert network_trust(0.01, 0.02, 0.05) == 1.0 and network_trust(0.06, 0.02, 0.05) == 0.0
+    assert network_trust(0.035, 0.02, 0.05) == pytest.approx(0.5)
 
 
 def test_onnx_matches_torch_within_a_centimetre(tmp_path):
