@@ -38,6 +38,8 @@ import torch.nn.functional as F
 from torch import nn
 
 RGB_MEAN, RGB_STD = 0.45, 0.25  # rough ImageNet-like normalization of [0, 1] RGB
+RGB_NORMS = ("fixed", "per_image")
+MIN_RGB_STD = 0.02  # floor of a per-image standard deviation (a flat image stays finite)
 MIN_SCALE = 0.1  # metres; floor of the per-image scale m
 MIN_RELATIVE_DEPTH = 1e-3  # floor of relative depth before the log
 
@@ -52,6 +54,10 @@ class CompletionNetConfig:
         decoder_width: channels of the quarter-resolution decoder output.
         radar_points: N of the radar point list (0 = no radar path).
         mask_classes: classes of the semantic-mask head (0 = no head).
+        rgb_norm: ``fixed`` (one mean and scale for every image) or ``per_image`` (each
+            image standardized by its own mean and standard deviation, so exposure and
+            contrast carry no information: a bright real room must not look like the
+            simulator's sky).
     """
 
     widths: tuple[int, ...] = (16, 32, 48, 64)
@@ -59,6 +65,11 @@ class CompletionNetConfig:
     decoder_width: int = 16
     radar_points: int = 0
     mask_classes: int = 0
+    rgb_norm: str = "fixed"
+
+    def __post_init__(self) -> None:
+        if self.rgb_norm not in RGB_NORMS:
+            raise ValueError(f"rgb_norm must be one of {RGB_NORMS}, got '{self.rgb_norm}'")
 
     @property
     def stride(self) -> int:
@@ -72,11 +83,12 @@ class CompletionNetConfig:
     def from_dict(cls, data: dict) -> CompletionNetConfig:
         return cls(widths=tuple(int(w) for w in data["widths"]), blocks=int(data["blocks"]),
                    decoder_width=int(data["decoder_width"]),
-                   radar_points=int(data.get("radar_points", 0)), mask_classes=int(data.get("mask_classes", 0)))
+                   radar_points=int(data.get("radar_points", 0)), mask_classes=int(data.get("mask_classes", 0)),
+                   rgb_norm=str(data.get("rgb_norm", "fixed")))
 
 
 PRESETS: dict[str, CompletionNetConfig] = {
-    "small": CompletionNetConfig(widths=(16, 24, 32, 48), blocks=1, decoder_width=16),  # shipped, CPU
+    "small": CompletionNetConfig(widths=(16, 24, 32, 48), blocks=1, decoder_width=16, rgb_norm="per_image"),  # CPU
     "base": CompletionNetConfig(widths=(32, 64, 128, 256, 256), blocks=2, decoder_width=32),  # GPUs
     "tiny": CompletionNetConfig(widths=(8, 8), blocks=0, decoder_width=8),  # tests
     "radar_small": CompletionNetConfig(widths=(16, 24, 32, 48), blocks=1, decoder_width=16, radar_points=128,
@@ -144,8 +156,15 @@ class Decoder(nn.Module):
 
 
 def normalize_rgb(rgb: torch.Tensor) -> torch.Tensor:
-    """(B, 3, H, W) [0, 1] -> zero-mean, unit-ish variance."""
+    """(B, 3, H, W) [0, 1] -> zero-mean, unit-ish variance (one fixed mean and scale)."""
     return (rgb - RGB_MEAN) / RGB_STD
+
+
+def standardize_rgb(rgb: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) [0, 1] -> each image minus its mean, over its standard deviation (all channels)."""
+    mean = rgb.mean(dim=(1, 2, 3), keepdim=True)
+    std = rgb.std(dim=(1, 2, 3), keepdim=True).clamp_min(MIN_RGB_STD)
+    return (rgb - mean) / std
 
 
 def depth_scale(sparse: torch.Tensor, empty: float = 1.0) -> torch.Tensor:
@@ -252,7 +271,8 @@ class CompletionNet(nn.Module):
             if column is None or radar is None or radar_valid is None:
                 raise ValueError("a radar model needs column, radar and radar_valid inputs")
             channels += [relative_log_depth(column, scale), (column > 0).to(column.dtype)]
-        rgb_features = self.rgb_encoder(normalize_rgb(rgb))
+        rgb_features = self.rgb_encoder(standardize_rgb(rgb) if self.config.rgb_norm == "per_image"
+                                        else normalize_rgb(rgb))
         fused = self.depth_encoder(torch.cat(channels, dim=1), rgb_features)
         if self.radar_injection is not None:
             fused[-1] = fused[-1] + self.radar_injection(radar, radar_valid, scale)[:, :, None, None]

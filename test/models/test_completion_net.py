@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -150,3 +152,18 @@ def test_radar_network_outputs_and_missing_inputs():
         net(batch["rgb"], batch["sparse"], batch["prior"])
     with pytest.raises(ValueError, match="no semantic-mask head"):
         CompletionNet(PRESETS["tiny"])(batch["rgb"], batch["sparse"], batch["prior"], with_mask=True)
+
+
+def test_per_image_rgb_norm_makes_the_output_independent_of_exposure():
+    torch.manual_seed(0)
+    fixed = CompletionNet(PRESETS["tiny"]).eval()
+    per_image = CompletionNet(dataclasses.replace(PRESETS["tiny"], rgb_norm="per_image")).eval()
+    per_image.load_state_dict(fixed.state_dict())
+    for net in (fixed, per_image):
+        torch.nn.init.normal_(net.head.weight, std=0.1)  # zero-initialized: make the image count
+    rgb, sparse = torch.rand(1, 3, 32, 64) * 0.5, torch.full((1, 1, 32, 64), 10.0)
+    with torch.no_grad():
+        torch.testing.assert_close(per_image(rgb, sparse, sparse)[0], per_image(rgb * 1.8, sparse, sparse)[0])
+        assert not torch.allclose(fixed(rgb, sparse, sparse)[0], fixed(rgb * 1.8, sparse, sparse)[0])
+    with pytest.raises(ValueError, match="rgb_norm"):
+        dataclasses.replace(PRESETS["tiny"], rgb_norm="whatever")
