@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from depth_completion_ros.geometry.camera import CameraModel
 from depth_completion_ros.geometry.voxels import OCCUPIED, VoxelGrid
@@ -18,19 +19,32 @@ def test_shipped_weights_load_match_their_card_and_fit_the_size_budget():
     assert "dcr train occupancy --config config/train/occupancy_cpu.yaml" in card["reproduce"]
 
 
-def test_learned_method_upsamples_to_the_semantic_kitti_grid_on_the_cpu():
+def random_stereo_frame() -> StereoFrame:
+    """A KITTI-like rectified pair (the network's 416x128 input) of one random image."""
     width, height = 416, 128
     K = [[240.0, 0, 207.5], [0, 240.0, 63.5], [0, 0, 1]]
     left = CameraModel(width, height, K, P=np.hstack([K, [[0], [0], [0]]]))
     right = CameraModel(width, height, K, P=np.hstack([K, [[-240.0 * 0.54], [0], [0]]]))
     T_lidar_camera = np.array([[0, 0, 1, 0.27], [-1, 0, 0, 0], [0, -1, 0, -0.08], [0, 0, 0, 1]], float)
-    rng = np.random.default_rng(0)
-    image = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
-    grid = create_occupancy_method("learned", device="cpu")(StereoFrame(image, image, left, right, T_lidar_camera),
-                                                             VoxelGrid())
+    image = np.random.default_rng(0).integers(0, 255, (height, width, 3), dtype=np.uint8)
+    return StereoFrame(image, image, left, right, T_lidar_camera)
+
+
+def test_learned_method_upsamples_to_the_semantic_kitti_grid_on_the_cpu():
+    grid = create_occupancy_method("learned", device="cpu")(random_stereo_frame(), VoxelGrid())
     assert grid.state.shape == (256, 256, 32) and grid.labels.shape == (256, 256, 32)
     occupied = grid.state == OCCUPIED
     assert np.all(grid.labels[occupied] > 0) and np.all(grid.labels[~occupied] == 0)
     # nearest upsampling by 2: every 2x2x2 block is uniform
     blocks = grid.labels.reshape(128, 2, 128, 2, 16, 2)
     assert np.all(blocks == blocks[:, :1, :, :1, :, :1])
+
+
+@pytest.mark.slow
+def test_learned_method_runs_natively_on_the_full_grid():
+    """The GPU default (the network on the requested grid itself), run here on the CPU: the
+    full SemanticKITTI grid is a code path of its own (no upsampling), ~7 s and 1.6 GB."""
+    grid = create_occupancy_method("learned", device="cpu", native_grid=True)(random_stereo_frame(), VoxelGrid())
+    assert grid.state.shape == (256, 256, 32)
+    blocks = grid.labels.reshape(128, 2, 128, 2, 16, 2)
+    assert not np.all(blocks == blocks[:, :1, :, :1, :, :1])  # not an upsampled 0.4 m answer
