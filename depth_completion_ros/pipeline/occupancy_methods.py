@@ -122,12 +122,15 @@ class LearnedOccupancy:
     Args:
         weights: weights file (default: the shipped ``weights/occdepth_small.pt``).
         device: ``auto``, ``cpu`` or ``cuda``.
-        native_grid: run the network on the requested grid itself (the GPU default) instead
-            of its trained grid followed by nearest upsampling (the CPU default).
+        native_grid: run the network on the requested grid itself instead of its trained
+            grid followed by nearest upsampling (default False on every device). Use it with
+            weights trained at the requested resolution (``config/train/occupancy_full_grid.yaml``
+            for the full grid on a GPU): the shipped 0.4 m weights run natively at 0.2 m reach
+            a held-out IoU of 0.108 against 0.427 for their upsampled answer.
     """
 
     def __init__(self, weights: str | Path | None = None, device: str = "auto",
-                 native_grid: bool | None = None) -> None:
+                 native_grid: bool = False) -> None:
         from depth_completion_ros.models.occupancy import load_occdepth  # torch model code only when used
 
         self.device = resolve_device(device)
@@ -135,7 +138,7 @@ class LearnedOccupancy:
         if not path.is_file():
             raise BadInputError("weights", f"{path} does not exist; train one with `dcr train occupancy`")
         self.model = load_occdepth(str(path), self.device)
-        self.native_grid = self.device.startswith("cuda") if native_grid is None else native_grid
+        self.native_grid = native_grid
 
     def __call__(self, frame: StereoFrame, grid: VoxelGrid) -> VoxelGrid:
         from depth_completion_ros.models.occupancy import OccDepthNet, predict_labels

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -14,6 +16,7 @@ from depth_completion_ros.models.occupancy import (
     predict_labels,
     stereo_sfa,
 )
+from depth_completion_ros.models.occupancy_training import load_train_config
 
 TINY = OccDepthConfig(grid_origin=(0.0, -3.2, -1.6), grid_resolution=0.4, grid_shape=(16, 16, 8), image_size=(64, 32),
                       encoder_channels=(4, 6, 8), sfa_channels=4, max_disparity=4, voxel_channels=(4, 4, 4))
@@ -128,3 +131,11 @@ def test_weights_files_are_checked_against_the_architecture(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(BadInputError, match="not a readable checkpoint"):
         load_occdepth(str(tmp_path / "junk.pt"))
+
+
+def test_full_grid_training_config_describes_the_semantic_kitti_grid():
+    config = load_train_config(Path(__file__).resolve().parents[2] / "config" / "train" / "occupancy_full_grid.yaml")
+    model = OccDepthConfig.from_dict(config["model"])
+    assert model.grid().geometry() == VoxelGrid().geometry()  # 256x256x32 @0.2 m, SemanticKITTI box
+    assert config["data"]["grid_factor"] == 1 and config["trainer"]["max_minutes"] is None
+    assert model.image_size[0] % 32 == 0 and model.image_size[1] % 32 == 0
