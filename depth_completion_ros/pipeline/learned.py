@@ -13,10 +13,11 @@ A non-finite network output falls back to the classical fill for that frame and 
 the CPU with a warning (counted by the runner).
 
 Input-consistency guard: a completion must reproduce the measurements it was given. The
-network's median relative disagreement with its own sparse input is ~0.2-1 % on the data
-it was made for (simulator, KITTI); far from that domain it drifts (9 % on the Redwood
-RGB-D frames, where its output is 2.4x worse than the classical fill). The output is
-therefore blended towards the classical fill with the weight
+shipped network's median relative disagreement with its own sparse input is 0.3-0.7 % on
+the simulator, KITTI and Redwood frames; a network out of its domain drifts (a trained
+model without per-image RGB normalization disagreed by 9 % on the bright Redwood frames,
+where its output was 2.4x worse than the classical fill). The output is therefore blended
+towards the classical fill with the weight
 ``clip((high - d) / (high - low), 0, 1)`` of the network, ``d`` the disagreement
 (method parameters ``disagreement_low`` = 0.02, ``disagreement_high`` = 0.05); frames with
 any blending are counted in :attr:`LearnedCompletion.distrusted_frames`.
