@@ -218,10 +218,10 @@ def model_card(weights: Path, train_cache: Path, report: dict, notes: list[str])
         "name": "completion_small",
         "files": {"completion": "weights/completion_small.pt", "teacher": "weights/teacher_small.pt"},
         "architecture": {
-            "network": "CompletionNet: RGB and depth encoders fused by addition at every scale (stride 4..32), "
-                       "decoder to 1/4 resolution, heads upsampled to full resolution; output = JARRN refine "
-                       "(s*D + f)*p + D*(1-p) of D = prior/m * exp(r), times the per-image scale m (median sparse "
-                       "depth); the prior is the classical fill of the sparse input",
+            "network": "CompletionNet: RGB (standardized per image: exposure-invariant) and depth encoders fused "
+                       "by addition at every scale (stride 4..32), decoder to 1/4 resolution, heads upsampled to full "
+                       "resolution; output = JARRN refine (s*D + f)*p + D*(1-p) of D = prior/m * exp(r), times the "
+                       "per-image scale m (median sparse depth); the prior is the classical fill of the sparse input",
             "model_config": payload["model_config"],
             "parameters": parameters,
             "teacher": {"network": "TeacherNet (RGB only, relative inverse depth)",

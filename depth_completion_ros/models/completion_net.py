@@ -92,7 +92,7 @@ PRESETS: dict[str, CompletionNetConfig] = {
     "base": CompletionNetConfig(widths=(32, 64, 128, 256, 256), blocks=2, decoder_width=32),  # GPUs
     "tiny": CompletionNetConfig(widths=(8, 8), blocks=0, decoder_width=8),  # tests
     "radar_small": CompletionNetConfig(widths=(16, 24, 32, 48), blocks=1, decoder_width=16, radar_points=128,
-                                       mask_classes=6),  # shipped radar model, CPU
+                                       mask_classes=6, rgb_norm="per_image"),  # shipped radar model, CPU
     "radar_tiny": CompletionNetConfig(widths=(8, 8), blocks=0, decoder_width=8, radar_points=16, mask_classes=6),
 }
 # Classes of the semantic-mask head: SemanticKITTI learning ids (1-19) grouped coarsely;
