@@ -172,7 +172,8 @@ def model_card(weights: Path, train_cache: Path, report: dict) -> dict:
         "name": "radar_small",
         "files": {"radar": "weights/radar_small.pt"},
         "architecture": {
-            "network": "CompletionNet with the radar path: RGB and depth encoders fused by addition at every scale; "
+            "network": "CompletionNet with the radar path: RGB (standardized per image) and depth encoders fused by "
+                       "addition at every scale; "
                        "depth-encoder inputs = radar point depth, its mask, the column prior, the radar column map "
                        "and its mask (relative log depth to the per-image scale m = median radar depth); an MLP over "
                        "up to 128 radar points (x, y, z / m, rcs, vx, vy) max-pooled and added to the deepest "
