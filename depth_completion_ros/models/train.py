@@ -272,6 +272,16 @@ def _radar_loss(stage: StageConfig, model: nn.Module, batch: dict[str, torch.Ten
     return loss
 
 
+def _add_errors(errors: dict[str, list[float]], depth: np.ndarray, prior: np.ndarray, gt: np.ndarray) -> None:
+    """Append one frame's RMSE/MAE (m) of ``depth`` and RMSE of ``prior`` against ``gt`` ((H, W) metres)."""
+    for name, pred in (("", depth), ("prior_", prior)):
+        values = image_metrics(pred, gt, VALIDATION_RANGE).values
+        if values:
+            errors[f"{name}rmse_m"].append(values["rmse_mm"] / 1000)
+            if not name:
+                errors["mae_m"].append(values["mae_mm"] / 1000)
+
+
 def _validate_radar(module: nn.Module, frames: list[CachedFrame], device: str) -> dict[str, float]:
     """RMSE/MAE (m) of the radar network and of its column prior against single-sweep LiDAR."""
     runner = TorchRunner(module, device, channels_last=False)
@@ -283,12 +293,7 @@ def _validate_radar(module: nn.Module, frames: list[CachedFrame], device: str) -
         rgb, gt = rgb[-height:, :width], gt[-height:, :width]
         inputs = radar_network_inputs(radar, camera, module.config.radar_points)
         depth, _ = runner(rgb, inputs.sparse, inputs.prior, inputs)
-        for name, pred in (("", depth), ("prior_", inputs.prior)):
-            values = image_metrics(pred, gt, VALIDATION_RANGE).values
-            if values:
-                errors[f"{name}rmse_m"].append(values["rmse_mm"] / 1000)
-                if not name:
-                    errors["mae_m"].append(values["mae_mm"] / 1000)
+        _add_errors(errors, depth, inputs.prior, gt)
     module.train()
     return {name: float(np.mean(v)) for name, v in errors.items() if v}
 
@@ -315,12 +320,7 @@ def validate(model: nn.Module, kind: str, frames: list[CachedFrame], prior_fill:
                 errors["ssi"].append(float(ssi_loss(relative, disparity(batch["target"]), batch["target"] > 0)))
                 continue
             depth = module(batch["rgb"], batch["sparse"], batch["prior"])[0][0, 0].cpu().numpy()
-            for name, pred in (("", depth), ("prior_", prior)):
-                values = image_metrics(pred, gt, VALIDATION_RANGE).values
-                if values:
-                    errors[f"{name}rmse_m"].append(values["rmse_mm"] / 1000)
-                    if not name:
-                        errors["mae_m"].append(values["mae_mm"] / 1000)
+            _add_errors(errors, depth, prior, gt)
     module.train()
     return {name: float(np.mean(v)) for name, v in errors.items() if v}
 

@@ -34,13 +34,17 @@ def synthetic_frame(seed: int) -> CachedFrame:
     return CachedFrame(rgb, depth, camera, points, 31 - ring, "synthetic")
 
 
+def write_cache(folder: Path, make_frame, count: int) -> Path:
+    """Save ``make_frame(seed)`` for seeds 0..count-1 into ``folder``."""
+    for seed in range(count):
+        make_frame(seed).save(folder / f"frame_{seed:02d}.npz")
+    return folder
+
+
 @pytest.fixture(scope="session")
 def frame_cache(tmp_path_factory) -> Path:
     """A folder of 6 synthetic cached frames."""
-    folder = tmp_path_factory.mktemp("frame_cache")
-    for seed in range(6):
-        synthetic_frame(seed).save(folder / f"synthetic_{seed:02d}.npz")
-    return folder
+    return write_cache(tmp_path_factory.mktemp("frame_cache"), synthetic_frame, 6)
 
 
 def synthetic_radar_frame(seed: int) -> CachedFrame:
@@ -63,7 +67,4 @@ def synthetic_radar_frame(seed: int) -> CachedFrame:
 @pytest.fixture(scope="session")
 def radar_frame_cache(tmp_path_factory) -> Path:
     """A folder of 4 synthetic cached frames with radar and semantic masks."""
-    folder = tmp_path_factory.mktemp("radar_frame_cache")
-    for seed in range(4):
-        synthetic_radar_frame(seed).save(folder / f"radar_{seed:02d}.npz")
-    return folder
+    return write_cache(tmp_path_factory.mktemp("radar_frame_cache"), synthetic_radar_frame, 4)
