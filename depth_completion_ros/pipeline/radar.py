@@ -16,7 +16,8 @@ Without radar in view (late, missing or all outside the image), ``without_radar`
   else as ``camera``.
 
 Counted in :attr:`RadarCompletion.counts` (``radar_frames``, ``camera_only_frames``,
-``lidar_frames``, ``classical_fallbacks`` for a non-finite network output).
+``lidar_frames``, and ``prior_fallbacks``: a non-finite network output, answered with the
+radar column prior).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import numpy as np
 
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.geometry.camera import CameraModel
+from depth_completion_ros.models.radar_input import check_radar, radar_in_view, radar_network_inputs
 from depth_completion_ros.pipeline.classical import ClassicalParams, classical_fill, completion_confidence
 from depth_completion_ros.pipeline.engine import DepthResult, register_method
 from depth_completion_ros.pipeline.learned import WEIGHTS_DIR, shipped_weights
@@ -69,8 +71,6 @@ class RadarCompletion:
 
     def complete(self, rgb: np.ndarray | None, sparse: np.ndarray, camera: CameraModel,
                  radar: np.ndarray | None = None) -> DepthResult:
-        from depth_completion_ros.models.radar_input import check_radar, radar_in_view, radar_network_inputs
-
         if rgb is None:
             raise BadInputError("rgb", "the radar method needs the camera image")
         cam = camera.image_model()
@@ -87,7 +87,7 @@ class RadarCompletion:
         inputs = radar_network_inputs(points, small_camera, self.max_points)
         depth, confidence = self.runner(small_rgb, inputs.sparse, inputs.prior, inputs)
         if not np.all(np.isfinite(depth)):
-            self.counts["classical_fallbacks"] += 1
+            self.counts["prior_fallbacks"] += 1
             prior = cv2.resize(inputs.prior, (cam.width, cam.height), interpolation=cv2.INTER_NEAREST)
             return DepthResult(prior, np.zeros_like(prior), fallback=True)
         size = (cam.width, cam.height)

@@ -91,3 +91,16 @@ def test_shipped_radar_weights_complete_a_nuscenes_sized_frame():
     depth = engine.complete(rgb, np.zeros((900, 1600), np.float32), camera, radar).depth
     assert depth.shape == (900, 1600) and np.all(np.isfinite(depth)) and np.all(depth > 0)
     assert engine.implementation.max_points == 128 and engine.implementation.counts == {"radar_frames": 1}
+
+
+def test_non_finite_output_falls_back_to_the_column_prior_and_nan_radar_rows_are_dropped(radar_weights):
+    engine = CompletionEngine("radar", device="cpu", weights=radar_weights)
+    method = engine.implementation
+    with_nan = np.vstack([RADAR, np.full((1, 6), np.nan, np.float32)])
+    sparse = np.zeros((CAMERA.height, CAMERA.width), np.float32)
+    assert np.all(engine.complete(rgb(), sparse, CAMERA, with_nan).depth > 0)
+    method.runner = lambda rgb, sparse, prior, radar: (np.full(sparse.shape, np.nan, np.float32), np.ones_like(sparse))
+    result = engine.complete(rgb(), sparse, CAMERA, RADAR)
+    assert result.fallback and engine.stats.method_fallbacks == 1
+    assert method.counts == {"radar_frames": 2, "prior_fallbacks": 1}
+    assert set(np.unique(np.round(result.depth))) <= {8.0, 20.0}  # the column prior
