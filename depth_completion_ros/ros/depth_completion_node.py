@@ -17,9 +17,10 @@ Published topics:
 Parameters: see :data:`PARAMETERS` (``ros2 param describe`` prints each description).
 
 Output stamp = image stamp; output frame = the image's optical frame. One output per
-synchronized LiDAR sweep (per image with ``use_lidar: false``, a radar-camera rig: radar
-is attached when it arrived within ``slop`` before the image); when inference is slower
-than the sensors the newest set wins and the skipped sets are counted.
+synchronized LiDAR sweep (per image with ``use_lidar: false``, a radar-camera rig: the
+radar sweep within ``slop`` of the image is attached, and a frame waits for a late sweep
+until the next image arrives); when inference is slower than the sensors the newest set
+wins and the skipped sets are counted.
 
 Threads: subscription callbacks (one mutually exclusive group) only store messages in
 the synchronizer; a guard condition in a second group runs the conversion, inference and
