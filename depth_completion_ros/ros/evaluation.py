@@ -415,7 +415,13 @@ def evaluate_live(bag_path: str | Path, options: EvalOptions, out_dir: Path, rat
                     executor.spin_once(timeout_sec=0.05)
                 if not replayer.wait_for_subscribers(options.input_topics[:3], timeout_s=30) or node.poll() is not None:
                     raise RuntimeError(f"the node did not come up; see {log_path}")
-                time.sleep(0.5)
+                recorder.paused = True  # the primed first frame is neither recorded nor scored
+                replayer.prime()
+                deadline = time.monotonic() + 5
+                while not received and time.monotonic() < deadline:
+                    executor.spin_once(timeout_sec=0.05)
+                received.clear()
+                recorder.paused = False
                 # spin in the background while replaying, so outputs are timed when they arrive
                 stop = threading.Event()
                 spinner = threading.Thread(target=lambda: [executor.spin_once(timeout_sec=0.02)

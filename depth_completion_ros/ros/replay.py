@@ -105,6 +105,23 @@ class BagReplayer:
         self.flush()
         return count
 
+    def prime(self, timeout_s: float = 10.0) -> bool:
+        """Publish the first message of every topic once and wait for its acknowledgement.
+
+        DDS sets up reliable large-data channels lazily: the first samples of a fresh
+        connection can wait for a retransmission (Fast DDS heartbeats every ~3 s), which a
+        timed replay turns into dropped frames. Priming takes that wait out of the replay
+        (the subscriber sees the first messages twice). Returns whether all were acked.
+        """
+        first: dict[str, BagMessage] = {}
+        for message in self.bag.messages(list(self.publishers)):
+            first.setdefault(message.topic, message)
+            if len(first) == len(self.publishers):
+                break
+        for message in first.values():
+            self.publishers[message.topic].publish(self.bag.to_cdr(message))
+        return self.flush(timeout_s)
+
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Wait until matched reliable subscribers acknowledged everything published, so
         a replay that ends (or a process that exits) right after publishing loses nothing."""
@@ -127,6 +144,7 @@ class TopicRecorder:
         self._writer.open()
         self._lock = threading.Lock()
         self.counts = {topic: 0 for topic in topics}
+        self.paused = False  # while True, arriving messages are not recorded (e.g. a replay's priming)
         self.subscriptions = []
         for topic, msgtype in topics.items():
             cls = message_class(msgtype)
@@ -138,6 +156,8 @@ class TopicRecorder:
 
     def _callback(self, topic: str, connection):
         def record(raw: bytes) -> None:
+            if self.paused:
+                return
             with self._lock:
                 self._writer.write(connection, time.time_ns(), raw)
                 self.counts[topic] += 1
