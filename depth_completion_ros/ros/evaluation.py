@@ -50,6 +50,8 @@ from depth_completion_ros.ros.image import image_to_depth, image_to_rgb
 from depth_completion_ros.ros.pointcloud import pointcloud2_to_array
 
 GT_WAIT_NS = 500_000_000  # how long (bag time) a set waits for its CameraInfo and ground truth
+PRIME_TIMEOUT_S = 30.0  # the primed frame's answer; the first one pays imports and DDS set-up
+OUTPUT_QUIET_S = 6.0  # after the replay, outputs still count until this long without one
 
 
 @dataclass(frozen=True)
@@ -417,7 +419,7 @@ def evaluate_live(bag_path: str | Path, options: EvalOptions, out_dir: Path, rat
                     raise RuntimeError(f"the node did not come up; see {log_path}")
                 recorder.paused = True  # the primed first frame is neither recorded nor scored
                 replayer.prime()
-                deadline = time.monotonic() + 5
+                deadline = time.monotonic() + PRIME_TIMEOUT_S
                 while not received and time.monotonic() < deadline:
                     executor.spin_once(timeout_sec=0.05)
                 received.clear()
@@ -429,7 +431,8 @@ def evaluate_live(bag_path: str | Path, options: EvalOptions, out_dir: Path, rat
                 spinner.start()
                 replayer.play(on_publish=lambda m, t: published_at.__setitem__(m.stamp_ns, t)
                               if m.topic == options.image else None)
-                time.sleep(2.0)
+                replayer.flush()
+                _wait_for_outputs(received, expected=min(len(published_at), _count(bag, options.lidar)))
                 stop.set()
                 spinner.join(5)
                 recorder.close()
@@ -446,6 +449,25 @@ def evaluate_live(bag_path: str | Path, options: EvalOptions, out_dir: Path, rat
                         node.kill()
             _score_live(bag, options, method, received, published_at, result, pictures_dir)
     return result
+
+
+def _count(bag: Bag, topic: str) -> int:
+    """How many messages the bag holds on ``topic``."""
+    return sum(1 for _ in bag.messages([topic], deserialize=False))
+
+
+def _wait_for_outputs(received: dict, expected: int, quiet_s: float = OUTPUT_QUIET_S) -> None:
+    """Block until ``expected`` outputs arrived or none arrived for ``quiet_s`` seconds.
+
+    ``received`` is filled by the spinning executor thread. A fixed wait lost the last
+    frames whenever a reliable sample waited for a DDS retransmission (Fast DDS
+    heartbeats every ~3 s); a node that really dropped frames costs ``quiet_s`` once.
+    """
+    count, last_change = len(received), time.monotonic()
+    while len(received) < expected and time.monotonic() - last_change < quiet_s:
+        time.sleep(0.05)
+        if len(received) != count:
+            count, last_change = len(received), time.monotonic()
 
 
 def _live_config(bag: Bag, options: EvalOptions, method: str, out_dir: Path) -> Path:
@@ -487,7 +509,7 @@ def _sensor_frames(bag: Bag, options: EvalOptions) -> dict[str, tuple[str, str]]
 def _score_live(bag: Bag, options: EvalOptions, method: str, received: dict, published_at: dict,
                 result: EvaluationResult, pictures_dir: Path | None) -> None:
     """Score the received outputs against the bag's ground truth, by image stamp."""
-    sweeps = sum(1 for _ in bag.messages([options.lidar], deserialize=False))
+    sweeps = _count(bag, options.lidar)
     result.sweeps += sweeps
     result.count_drop(f"not_received_{method}", max(0, sweeps - len(received)))
     gts = {}
