@@ -38,6 +38,15 @@ def kitti_object(shared_data: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_zombie_dds_shared_memory() -> None:
+    """Remove Fast DDS shared-memory files of dead processes before the DDS tests: a
+    participant that opens a killed process's port can stall or deadlock."""
+    from depth_completion_ros.ros.shm import clean_zombie_shm
+
+    clean_zombie_shm()
+
+
 @pytest.fixture
 def ros_domain_id(monkeypatch) -> int:
     """A ROS domain of its own for this test (so concurrent test runs cannot hear each

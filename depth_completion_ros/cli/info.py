@@ -8,9 +8,13 @@ import importlib
 import os
 import platform
 
+from depth_completion_ros.ros.shm import SHM_DIR, clean_zombie_shm, zombie_shm_files
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No options."""
+    parser.add_argument("--clean-shm", action="store_true",
+                        help="remove the Fast DDS shared-memory files of dead processes from /dev/shm "
+                             "(what 'fastdds shm clean' does; files in use are kept)")
 
 
 def _module_version(name: str) -> str:
@@ -38,4 +42,10 @@ def run(args: argparse.Namespace) -> int:
     transports = os.environ.get("FASTDDS_BUILTIN_TRANSPORTS", "")
     advice = "" if transports == "LARGE_DATA" else "  (set FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA for image/cloud topics)"
     print(f"  FASTDDS_BUILTIN_TRANSPORTS={transports or '<unset>'}{advice}")
+    zombies = clean_zombie_shm() if args.clean_shm else zombie_shm_files()
+    if args.clean_shm:
+        print(f"  removed {len(zombies)} Fast DDS shared-memory files of dead processes from {SHM_DIR}")
+    elif zombies:
+        print(f"  {len(zombies)} Fast DDS shared-memory files of dead processes in {SHM_DIR} "
+              "(they can stall new nodes; remove them with: dcr info --clean-shm)")
     return 0

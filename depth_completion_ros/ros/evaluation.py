@@ -399,6 +399,7 @@ def evaluate_live(bag_path: str | Path, options: EvalOptions, out_dir: Path, rat
             rclpy.init(context=context)
             received: dict[int, tuple[object, int]] = {}
             published_at: dict[int, int] = {}
+            listener = None
             try:
                 listener = rclpy.create_node("dcr_eval_live", context=context)
                 depth_sub = listener.create_subscription(
@@ -436,17 +437,20 @@ def evaluate_live(bag_path: str | Path, options: EvalOptions, out_dir: Path, rat
                 stop.set()
                 spinner.join(5)
                 recorder.close()
-                listener.destroy_node()
             except (RuntimeError, BadInputError) as error:
                 result.add_problem(str(error))
             finally:
-                rclpy.shutdown(context=context)
+                # the node stops before our endpoints go: tearing down a reader or writer
+                # while its remote peer is still active has deadlocked in Fast DDS
                 if node.poll() is None:
                     node.send_signal(signal.SIGINT)
                     try:
                         node.wait(timeout=20)
                     except subprocess.TimeoutExpired:
                         node.kill()
+                if listener is not None:
+                    listener.destroy_node()
+                rclpy.shutdown(context=context)
             _score_live(bag, options, method, received, published_at, result, pictures_dir)
     return result
 

@@ -27,3 +27,8 @@ def test_info_reports_the_device(capsys):
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert "device" in out and "torch" in out
+
+
+def test_info_cleans_zombie_dds_shared_memory_on_request(capsys):
+    assert main(["info", "--clean-shm"]) == 0
+    assert "Fast DDS shared-memory files of dead processes" in capsys.readouterr().out

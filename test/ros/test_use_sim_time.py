@@ -37,8 +37,8 @@ def test_looping_bag_with_sim_time_keeps_producing(sim_bag, tmp_path, ros_domain
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=ros_domain_id)
     replay = None
+    listener = rclpy.create_node("sim_time_listener", context=context)
     try:
-        listener = rclpy.create_node("sim_time_listener", context=context)
         sub = listener.create_subscription(Image, "/depth", lambda m: stamps.append(stamp_to_ns(m.header.stamp)),
                                            REPLAY_QOS)
         listener.create_subscription(DiagnosticArray, "/depth_completion/diagnostics", diagnostics.append, 10)
@@ -55,13 +55,15 @@ def test_looping_bag_with_sim_time_keeps_producing(sim_bag, tmp_path, ros_domain
         settle = time.monotonic() + 1.5
         while time.monotonic() < settle:
             executor.spin_once(timeout_sec=0.05)
-        listener.destroy_node()
     finally:
-        rclpy.shutdown(context=context)
+        # the publishers stop before our reader goes: destroying a reader that a
+        # writer is still sending to has deadlocked in Fast DDS
         for process in (replay, node):
             if process is not None and process.poll() is None:
                 process.send_signal(signal.SIGINT)
                 process.wait(timeout=20)
+        listener.destroy_node()
+        rclpy.shutdown(context=context)
     text = log.read_text()
     assert node.returncode == 0 and "Traceback" not in text, text
     restart = next(i for i in range(1, len(stamps)) if stamps[i] < stamps[i - 1])  # the bag looped
