@@ -2,13 +2,15 @@
 
 Inserts ``../shared/data/kitti_object/velodyne/000000.bin`` (~115k points, HDL-64E) into
 the SemanticKITTI grid (256 x 256 x 32 @ 0.2 m, LiDAR frame, sensor at the origin) with
-``pipeline.occupancy.insert_points`` (exact traversal, and with end merging), and into
+``pipeline.occupancy.insert_points`` (exact traversal), and into
 an ``octomap.OcTree(0.2)`` with ``insertPointCloud`` (octomap-python 1.10.0.0, OpenMP) in
-the same run:
+the same run, with the same number of threads for both (``--threads``):
 
 - octomap on the full scan (what a user of octomap would insert), and on the points
   whose rays meet the grid (the same work as ours: the grid covers the front half only);
 - medians after warm-up, interleaved, and the ratio octomap / ours;
+- on the CPU our traversal is the compiled voxel walk; the tensor traversal that a GPU
+  runs is timed too (on the same device as ours);
 - agreement of the occupied / free / unknown classification of every grid voxel
   (octomap's leaves, expanded to 0.2 m voxels, against ours).
 
@@ -28,7 +30,7 @@ from common import device_name, shared_data
 
 from depth_completion_ros.datasets.kitti import read_velodyne_bin
 from depth_completion_ros.geometry.voxels import FREE, OCCUPIED, UNKNOWN, VoxelGrid
-from depth_completion_ros.pipeline.occupancy import insert_points
+from depth_completion_ros.pipeline.occupancy import _clip_to_box, _trace_crossings, insert_points
 
 
 def octomap_states(tree, grid: VoxelGrid) -> np.ndarray:
@@ -56,16 +58,35 @@ def rays_meeting_grid(points: np.ndarray, grid: VoxelGrid) -> np.ndarray:
     return points[np.maximum(low.max(1), 0) < np.minimum(high.min(1), 1)]
 
 
+def tensor_traversal(grid: VoxelGrid, points: np.ndarray, device: str) -> np.ndarray:
+    """(nx, ny, nz) UNKNOWN / FREE / OCCUPIED from the GPU's tensor traversal, run on ``device``."""
+    import torch
+
+    scale = 1.0 / grid.resolution
+    origin = torch.as_tensor(-np.asarray(grid.origin) * scale, dtype=torch.float32, device=device)
+    ends = torch.as_tensor((points - grid.origin) * scale, dtype=torch.float32, device=device)
+    start, _, delta, first, last = _clip_to_box(origin, ends, torch.tensor(grid.shape, device=device))
+    free = _trace_crossings(start, delta, first, last, grid.shape).cpu().numpy()
+    state = np.where(free, np.uint8(FREE), np.uint8(UNKNOWN))
+    index, inside = grid.voxel_index(points)
+    state[tuple(index[inside].T)] = OCCUPIED
+    return state
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (octomap: OMP_NUM_THREADS as set)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="threads of octomap (OpenMP), of our CPU walk (numba) and of torch (default: all cores)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)  # read when octomap's OpenMP runtime starts
+    import numba
     import octomap
     import torch
 
     torch.set_num_threads(args.threads)
+    numba.set_num_threads(args.threads)
     data = shared_data()
     if data is None or not (data / "kitti_object").is_dir():
         print("skipped: ../shared/data/kitti_object is absent")
@@ -74,8 +95,8 @@ def main() -> int:
     grid = VoxelGrid()
     relevant = rays_meeting_grid(points, grid)
     origin = np.zeros(3)
-    print(f"device: {device_name()}; torch threads {torch.get_num_threads()}, "
-          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')} (octomap)")
+    print(f"device: {device_name()}; threads: octomap (OpenMP) {os.environ['OMP_NUM_THREADS']}, "
+          f"numba {numba.get_num_threads()}, torch {torch.get_num_threads()}")
     print(f"scan: {len(points)} points, {len(relevant)} with rays meeting the grid {grid.shape} @ {grid.resolution} m")
 
     def octomap_insert(cloud: np.ndarray):
@@ -86,11 +107,11 @@ def main() -> int:
     runs = {
         "octomap insertPointCloud, full scan": lambda: octomap_insert(points),
         "octomap insertPointCloud, rays meeting the grid": lambda: octomap_insert(relevant),
-        "ours exact (merge=0)": lambda: insert_points(grid, points, origin, device=args.device, merge=0),
-        "ours merge=1": lambda: insert_points(grid, points, origin, device=args.device, merge=1),
-        "ours merge=2": lambda: insert_points(grid, points, origin, device=args.device, merge=2),
+        "ours insert_points (exact)": lambda: insert_points(grid, points, origin, device=args.device),
+        "ours exact, tensor traversal (the GPU code)": lambda: tensor_traversal(grid, points, args.device),
     }
     results = {name: fn() for name, fn in runs.items()}  # warm-up, and the outputs compared below
+    results = {name: r.state if isinstance(r, VoxelGrid) else r for name, r in results.items()}
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(args.repeats):  # interleaved, so load changes hit every row alike
         for name, fn in runs.items():
@@ -101,10 +122,10 @@ def main() -> int:
             times[name].append((time.perf_counter() - start) * 1e3)
     reference = statistics.median(times["octomap insertPointCloud, rays meeting the grid"])
     octo = octomap_states(results["octomap insertPointCloud, full scan"], grid)
-    print(f"\n| method | median ms | octomap (grid rays) / this | agreement with octomap | occupied | free |")
+    print("\n| method | median ms | octomap (grid rays) / this | agreement with octomap | occupied | free |")
     print("|---|---|---|---|---|---|")
     for name in runs:
-        state = octomap_states(results[name], grid) if name.startswith("octomap") else results[name].state
+        state = octomap_states(results[name], grid) if name.startswith("octomap") else results[name]
         agree = np.mean(state == octo)
         both_free = np.count_nonzero((state == FREE) & (octo == FREE))
         free_jaccard = both_free / max(np.count_nonzero((state == FREE) | (octo == FREE)), 1)

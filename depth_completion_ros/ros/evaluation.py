@@ -35,8 +35,8 @@ from tqdm import tqdm
 from depth_completion_ros.datasets.bag import Bag
 from depth_completion_ros.datasets.ring_protocol import split_input_and_ground_truth
 from depth_completion_ros.errors import BadInputError
-from depth_completion_ros.eval.results import EvaluationResult
 from depth_completion_ros.eval.occupancy import ground_truth_from_cloud, predicted_labels
+from depth_completion_ros.eval.results import EvaluationResult
 from depth_completion_ros.eval.visualize import depth_panel, occupancy_bev, save_rgb
 from depth_completion_ros.geometry.transforms import parse_extrinsic
 from depth_completion_ros.geometry.voxels import VoxelGrid

@@ -1,11 +1,14 @@
 import numpy as np
 import pytest
+import torch
 
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.geometry.camera import CameraModel
 from depth_completion_ros.geometry.voxels import FREE, OCCUPIED, UNKNOWN, VoxelGrid
 from depth_completion_ros.pipeline.occupancy import (
     OccupancyMap,
+    _clip_to_box,
+    _trace_crossings,
     camera_centre,
     height_band_projection,
     insert_depth,
@@ -34,16 +37,36 @@ def test_a_single_ray_frees_the_voxels_before_its_hit():
     assert grid.probability[6, 4, 2] == 1.0 and grid.probability[0, 4, 2] == 0.0 and grid.probability[9, 4, 2] == 0.5
 
 
-def test_traversal_matches_dense_sampling_for_random_rays():
+def tensor_traversal(grid: VoxelGrid, origin: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The GPU's tensor traversal, run on the CPU in float64: (nx, ny, nz) bool."""
+    o = torch.as_tensor((origin - grid.origin) / grid.resolution)
+    start, _, delta, first, last = _clip_to_box(o, torch.as_tensor((ends - grid.origin) / grid.resolution),
+                                                torch.tensor(grid.shape))
+    return _trace_crossings(start, delta, first, last, grid.shape).numpy()
+
+
+@pytest.mark.parametrize("traverse", [trace_free, tensor_traversal],
+                         ids=["cpu_walk", "gpu_tensor_code"])
+def test_traversal_matches_dense_sampling_for_random_rays(traverse):
     rng = np.random.default_rng(3)
     origins = rng.uniform([-2, -4, -2], [10, 4, 2], size=(40, 3))
     ends = rng.uniform([-2, -4, -2], [10, 4, 2], size=(40, 3))
     for origin, end in zip(origins, ends):
-        traced = {tuple(i) for i in np.argwhere(trace_free(GRID, origin, end[None], merge=0))}
+        traced = {tuple(i) for i in np.argwhere(traverse(GRID, origin, end[None]))}
         sampled = _sampled_free(GRID, origin, end)
         # sampling can only miss voxels the segment grazes at a corner
         assert sampled <= traced
         assert len(traced - sampled) <= 1
+
+
+def test_cpu_walk_and_gpu_tensor_code_visit_the_same_voxels():
+    grid = VoxelGrid(origin=(-8.0, -8.0, -2.0), resolution=0.25, shape=(64, 64, 16))
+    rng = np.random.default_rng(11)
+    origin = np.array([0.05, -0.1, 0.3])
+    ends = rng.normal(0.0, 6.0, size=(20000, 3))
+    walked = trace_free(grid, origin, ends)
+    assert walked.sum() > 10000
+    np.testing.assert_array_equal(walked, tensor_traversal(grid, origin, ends))
 
 
 def test_rays_clip_to_the_grid_and_bad_points_are_dropped():
@@ -56,22 +79,6 @@ def test_rays_clip_to_the_grid_and_bad_points_are_dropped():
     assert np.all(empty.state == UNKNOWN)
     with pytest.raises(BadInputError, match="points"):
         insert_points(GRID, np.zeros((4, 2)), origin)
-
-
-def test_merged_rays_keep_the_occupied_set_and_most_free_voxels():
-    # a scan-like cloud: many points per surface voxel (a wall and the ground)
-    rng = np.random.default_rng(1)
-    wall = np.column_stack([np.full(4000, 7.3), rng.uniform(-2, 2, 4000), rng.uniform(-0.9, 1, 4000)])
-    ground = np.column_stack([rng.uniform(0.5, 7, 4000), rng.uniform(-2, 2, 4000), np.full(4000, -0.8)])
-    points = np.concatenate([wall, ground])
-    origin = np.array([0.2, 0.0, 0.6])
-    exact = insert_points(GRID, points, origin, merge=0)
-    merged = insert_points(GRID, points, origin, merge=2)
-    np.testing.assert_array_equal(exact.state == OCCUPIED, merged.state == OCCUPIED)
-    exact_free, merged_free = exact.state == FREE, merged.state == FREE
-    assert np.count_nonzero(exact_free) > 100
-    # far from the sensor each ray frees a one-voxel line that moves with its end: not identical
-    assert np.count_nonzero(exact_free & merged_free) / np.count_nonzero(exact_free | merged_free) > 0.8
 
 
 def test_max_range_clears_space_without_a_hit():
