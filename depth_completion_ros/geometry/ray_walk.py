@@ -21,7 +21,7 @@ def mark_walked_voxels(origin: np.ndarray, ends: np.ndarray, shape: np.ndarray,
 
     Args:
         origin: (3,) float64 segment start, voxel units (voxel i spans [i, i+1)).
-        ends: (N, 3) float64 segment ends, voxel units; rows must be finite.
+        ends: (N, 3) float64 segment ends, voxel units; non-finite rows are skipped.
         shape: (3,) int64 grid shape; the grid is the box [0, shape].
         visited: (shape[0] * shape[1] * shape[2],) bool, C order, updated in place.
 
@@ -32,6 +32,8 @@ def mark_walked_voxels(origin: np.ndarray, ends: np.ndarray, shape: np.ndarray,
     nx, ny, nz = shape[0], shape[1], shape[2]
     for i in prange(ends.shape[0]):
         dx, dy, dz = ends[i, 0] - ox, ends[i, 1] - oy, ends[i, 2] - oz
+        if not (np.isfinite(dx) and np.isfinite(dy) and np.isfinite(dz)):
+            continue
         # slab clipping to t in [0, 1]; scalars, not small arrays: an allocation per
         # segment would cost more than its walk
         enter_x, exit_x = _slab(ox, dx, nx)

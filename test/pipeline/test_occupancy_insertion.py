@@ -69,6 +69,13 @@ def test_cpu_walk_and_gpu_tensor_code_visit_the_same_voxels():
     np.testing.assert_array_equal(walked, tensor_traversal(grid, origin, ends))
 
 
+def test_trace_free_skips_non_finite_endpoints():
+    origin = np.array([0.1, 0.1, 0.1])
+    good = np.array([[3.1, 0.1, 0.1]])
+    bad = np.array([[np.nan, 0.1, 0.1], [np.inf, 1.0, 1.0], [0.1, -np.inf, 0.1]])
+    np.testing.assert_array_equal(trace_free(GRID, origin, np.vstack([bad, good])), trace_free(GRID, origin, good))
+
+
 def test_rays_clip_to_the_grid_and_bad_points_are_dropped():
     origin = np.array([-3.0, 0.1, 0.1])  # outside the grid
     points = np.array([[20.0, 0.1, 0.1], [np.nan, 0, 0], [np.inf, 1, 1]])
