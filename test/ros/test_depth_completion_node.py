@@ -73,7 +73,7 @@ class Run:
 
 def run_node(kitti_root: Path, tmp_path: Path, domain: int, scenario: str, frames: int = 6,
              node_params: tuple[str, ...] = (), with_extrinsics: bool = True, radar: bool = False,
-             command: list[str] | None = None, stop_signal: int = signal.SIGINT) -> Run:
+             command: list[str] | None = None, stop_signal: int = signal.SIGINT, rate_hz: float = 5.0) -> Run:
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=domain)
     depth: dict[int, Image] = {}
@@ -102,7 +102,7 @@ def run_node(kitti_root: Path, tmp_path: Path, domain: int, scenario: str, frame
             executor.spin_once(timeout_sec=0.05)
             assert node_process.poll() is None, log_path.read_text()
         publisher_args = [sys.executable, str(PUBLISHER), "--data", str(kitti_root), "--frames", str(frames),
-                          "--scenario", scenario] + (["--radar"] if radar else [])
+                          "--scenario", scenario, "--rate", str(rate_hz)] + (["--radar"] if radar else [])
         publisher = subprocess.Popen(publisher_args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 120
         while publisher.poll() is None and time.monotonic() < deadline:
@@ -124,14 +124,16 @@ def run_node(kitti_root: Path, tmp_path: Path, domain: int, scenario: str, frame
     return Run(manifest, depth, diagnostics, node_log, node_process.returncode)
 
 
-def assert_one_output_per_sweep(run: Run, expected_stamps: list[int]) -> None:
+def assert_one_output_per_sweep(run: Run, expected_stamps: list[int], bad_sets: int = 0) -> None:
     """Exactly one output per synchronized sweep, stamped with its image stamp; a sweep the
     node had to skip because inference was still busy (a loaded CI machine) must be
-    counted as such in the diagnostics instead."""
+    counted as such in the diagnostics instead. Sets are checked by the worker, so up to
+    ``bad_sets`` broken sets may be skipped as busy too."""
     skipped = int(run.last_values()["drops.skipped_busy"])
     assert set(run.depth) <= set(expected_stamps)
-    assert len(run.depth) + skipped == len(expected_stamps), (sorted(run.depth), expected_stamps, skipped)
-    assert skipped <= len(expected_stamps) // 3
+    missing = len(expected_stamps) - len(run.depth)
+    assert missing <= skipped <= missing + bad_sets, (sorted(run.depth), expected_stamps, skipped)
+    assert skipped <= (len(expected_stamps) + bad_sets) // 3
 
 
 def expected_depth(kitti_root: Path, frame_index: int) -> np.ndarray:
@@ -158,8 +160,10 @@ def test_one_output_per_sweep_with_image_stamp_and_same_values_as_the_pipeline(k
 
 
 def test_bad_inputs_are_logged_counted_and_never_published(kitti_object, tmp_path, ros_domain_id):
-    run = run_node(kitti_object, tmp_path, ros_domain_id, "bad_inputs", frames=12)
-    assert_one_output_per_sweep(run, [e["stamp_ns"] for e in run.manifest if e["expect_output"]])
+    # 2 Hz: a broken set skipped as busy would never reach the checks counted below
+    run = run_node(kitti_object, tmp_path, ros_domain_id, "bad_inputs", frames=12, rate_hz=2.0)
+    assert_one_output_per_sweep(run, [e["stamp_ns"] for e in run.manifest if e["expect_output"]],
+                                bad_sets=sum(not e["expect_output"] for e in run.manifest))
     values = run.last_values()
     for kind in ("wrong_encoding", "image_size_mismatch", "bad_camera_info", "bad_cloud", "empty_cloud"):
         assert int(values.get(f"bad_input.{kind}", 0)) >= 1, (kind, values)
