@@ -71,6 +71,28 @@ class Run:
         return {kv.key: kv.value for kv in status.values}
 
 
+def counters(diagnostic: DiagnosticArray) -> dict[str, str]:
+    """The node's event counters in one diagnostics message (not its rates or windows)."""
+    return {kv.key: kv.value for kv in diagnostic.status[0].values
+            if kv.key in ("outputs", "sync_resets") or kv.key.startswith(("bad_input.", "drops.", "engine."))}
+
+
+def settle_until_counters_rest(executor, diagnostics: list[DiagnosticArray], minimum_s: float = 2.5,
+                               timeout_s: float = 30.0) -> None:
+    """Spin after the inputs ended until two diagnostics ticks received since then report the
+    same counters (the node has answered every set), at least ``minimum_s`` and at most
+    ``timeout_s``. A fixed wait lost a whole run's diagnostics on a loaded CI machine, where
+    the first sample over a fresh DDS match took seconds."""
+    start = time.monotonic()
+    seen = len(diagnostics)
+    while time.monotonic() < start + timeout_s:
+        executor.spin_once(timeout_sec=0.05)
+        fresh = diagnostics[seen:]
+        if (time.monotonic() >= start + minimum_s and len(fresh) >= 2
+                and counters(fresh[-1]) == counters(fresh[-2])):
+            return
+
+
 def run_node(kitti_root: Path, tmp_path: Path, domain: int, scenario: str, frames: int = 6,
              node_params: tuple[str, ...] = (), with_extrinsics: bool = True, radar: bool = False,
              command: list[str] | None = None, stop_signal: int = signal.SIGINT, rate_hz: float = 5.0) -> Run:
@@ -82,8 +104,8 @@ def run_node(kitti_root: Path, tmp_path: Path, domain: int, scenario: str, frame
     with open(log_path, "w") as log:
         node_process = subprocess.Popen(command or node_command(kitti_root, list(node_params), with_extrinsics),
                                         stdout=log, stderr=subprocess.STDOUT)
+    listener = rclpy.create_node("test_listener", context=context)
     try:
-        listener = rclpy.create_node("test_listener", context=context)
         qos = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 
         def on_depth(msg: Image) -> None:
@@ -107,18 +129,18 @@ def run_node(kitti_root: Path, tmp_path: Path, domain: int, scenario: str, frame
         deadline = time.monotonic() + 120
         while publisher.poll() is None and time.monotonic() < deadline:
             executor.spin_once(timeout_sec=0.05)
-        settle = time.monotonic() + 2.5  # late outputs and one more diagnostics tick
-        while time.monotonic() < settle:
-            executor.spin_once(timeout_sec=0.05)
+        settle_until_counters_rest(executor, diagnostics)
         out, err = publisher.communicate(timeout=30)
         assert publisher.returncode == 0, err
         manifest = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-        listener.destroy_node()
     finally:
-        rclpy.shutdown(context=context)
         alive = node_process.poll() is None
         node_process.send_signal(stop_signal)  # the node must shut down cleanly
         node_process.wait(timeout=20)
+        # the node's writers stop before our readers go: destroying a reader that a
+        # writer is still sending to has deadlocked in Fast DDS
+        listener.destroy_node()
+        rclpy.shutdown(context=context)
     node_log = log_path.read_text()
     assert alive, f"the node died during the run:\n{node_log}"
     return Run(manifest, depth, diagnostics, node_log, node_process.returncode)
