@@ -40,6 +40,7 @@ from depth_completion_ros.ros.stamps import stamp_to_ns
 
 PUBLISHER = Path(__file__).with_name("kitti_rig_publisher.py")
 sys.path.insert(0, str(PUBLISHER.parent))
+from diagnostics_wait import diagnostic_values, settle_until_counters_rest  # noqa: E402
 from kitti_rig_publisher import load_frames  # noqa: E402  (the fixture's own loader)
 
 pytestmark = pytest.mark.slow
@@ -67,30 +68,7 @@ class Run:
         self.node_returncode = node_returncode
 
     def last_values(self) -> dict[str, str]:
-        status = self.diagnostics[-1].status[0]
-        return {kv.key: kv.value for kv in status.values}
-
-
-def counters(diagnostic: DiagnosticArray) -> dict[str, str]:
-    """The node's event counters in one diagnostics message (not its rates or windows)."""
-    return {kv.key: kv.value for kv in diagnostic.status[0].values
-            if kv.key in ("outputs", "sync_resets") or kv.key.startswith(("bad_input.", "drops.", "engine."))}
-
-
-def settle_until_counters_rest(executor, diagnostics: list[DiagnosticArray], minimum_s: float = 2.5,
-                               timeout_s: float = 30.0) -> None:
-    """Spin after the inputs ended until two diagnostics ticks received since then report the
-    same counters (the node has answered every set), at least ``minimum_s`` and at most
-    ``timeout_s``. A fixed wait lost a whole run's diagnostics on a loaded CI machine, where
-    the first sample over a fresh DDS match took seconds."""
-    start = time.monotonic()
-    seen = len(diagnostics)
-    while time.monotonic() < start + timeout_s:
-        executor.spin_once(timeout_sec=0.05)
-        fresh = diagnostics[seen:]
-        if (time.monotonic() >= start + minimum_s and len(fresh) >= 2
-                and counters(fresh[-1]) == counters(fresh[-2])):
-            return
+        return diagnostic_values(self.diagnostics[-1])
 
 
 def run_node(kitti_root: Path, tmp_path: Path, domain: int, scenario: str, frames: int = 6,

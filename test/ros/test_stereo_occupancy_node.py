@@ -29,6 +29,9 @@ from depth_completion_ros.ros.replay import REPLAY_QOS, BagReplayer
 from depth_completion_ros.ros.stamps import stamp_to_ns
 from depth_completion_ros.stereo.matching import StereoParams, compute_disparity
 
+sys.path.insert(0, str(Path(__file__).parent))
+from diagnostics_wait import diagnostic_values, settle_until_counters_rest  # noqa: E402
+
 pytestmark = pytest.mark.slow
 LEFT, RIGHT = "/camera/left", "/camera/right"
 STEREO_TOPICS = [f"{LEFT}/image_rect", f"{LEFT}/camera_info", f"{RIGHT}/image_rect", f"{RIGHT}/camera_info"]
@@ -54,8 +57,8 @@ def run_pipeline(bag_path: Path, config: dict, remaps: list[str], topics: list[s
     heard = {"points": {}, "grid": [], "disparity": [], "diagnostics": []}
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=domain)
+    listener = rclpy.create_node("listener", context=context)
     try:
-        listener = rclpy.create_node("listener", context=context)
         subs = [
             listener.create_subscription(PointCloud2, "/occupancy/points",
                                          lambda m: heard["points"].setdefault(stamp_to_ns(m.header.stamp), m), REPLAY_QOS),
@@ -78,23 +81,23 @@ def run_pipeline(bag_path: Path, config: dict, remaps: list[str], topics: list[s
                                                        for _ in iter(stop.is_set, True)])
             spinner.start()
             replayer.play()
-            time.sleep(3.0)
             stop.set()
             spinner.join(5)
-        listener.destroy_node()
+        settle_until_counters_rest(executor, heard["diagnostics"], minimum_s=3.0)
     finally:
-        rclpy.shutdown(context=context)
         alive = node_process.poll() is None
         node_process.send_signal(signal.SIGINT)
         node_process.wait(timeout=20)
+        # the node's writers stop before our readers go (see test_depth_completion_node)
+        listener.destroy_node()
+        rclpy.shutdown(context=context)
     text = log.read_text()
     assert alive and node_process.returncode == 0 and "Traceback" not in text, text
     return heard
 
 
 def skipped(heard) -> int:
-    values = {kv.key: kv.value for kv in heard["diagnostics"][-1].status[0].values}
-    return int(values["drops.skipped_busy"])
+    return int(diagnostic_values(heard["diagnostics"][-1])["drops.skipped_busy"])
 
 
 def test_stereo_occupancy_matches_the_pipeline(sim_bag, small_rig_file, tmp_path, ros_domain_id):

@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import rclpy
@@ -15,11 +16,10 @@ from depth_completion_ros.datasets.bag import Bag
 from depth_completion_ros.ros.replay import REPLAY_QOS
 from depth_completion_ros.ros.stamps import stamp_to_ns
 
+sys.path.insert(0, str(Path(__file__).parent))
+from diagnostics_wait import diagnostic_values  # noqa: E402
+
 TOPICS = ["/camera/left/image_rect", "/camera/left/camera_info", "/lidar/points"]
-
-
-def last_values(diagnostics: list[DiagnosticArray]) -> dict[str, str]:
-    return {kv.key: kv.value for kv in diagnostics[-1].status[0].values}
 
 
 @pytest.mark.slow
@@ -57,7 +57,7 @@ def test_looping_bag_with_sim_time_keeps_producing(sim_bag, tmp_path, ros_domain
         while time.monotonic() < deadline and not (len(stamps) > sweeps and stamps[-1] < max(stamps)):
             executor.spin_once(timeout_sec=0.05)
         settle = time.monotonic() + 10  # until a diagnostics tick after the reset has arrived
-        while time.monotonic() < settle and not (diagnostics and int(last_values(diagnostics)["sync_resets"]) >= 1):
+        while time.monotonic() < settle and not (diagnostics and int(diagnostic_values(diagnostics[-1])["sync_resets"]) >= 1):
             executor.spin_once(timeout_sec=0.05)
     finally:
         # the publishers stop before our reader goes: destroying a reader that a
@@ -72,5 +72,5 @@ def test_looping_bag_with_sim_time_keeps_producing(sim_bag, tmp_path, ros_domain
     assert node.returncode == 0 and "Traceback" not in text, text
     restart = next(i for i in range(1, len(stamps)) if stamps[i] < stamps[i - 1])  # the bag looped
     assert restart >= 2 and len(stamps) - restart >= 1  # outputs before and after the loop
-    values = last_values(diagnostics)
+    values = diagnostic_values(diagnostics[-1])
     assert int(values["sync_resets"]) >= 1, (values, stamps)
