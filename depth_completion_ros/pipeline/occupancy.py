@@ -26,6 +26,7 @@ import torch
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.geometry.camera import CameraModel
 from depth_completion_ros.geometry.projection import depth_to_points
+from depth_completion_ros.geometry.ray_walk import mark_point_voxels, mark_walked_voxels, table_lookup
 from depth_completion_ros.geometry.transforms import transform_points
 from depth_completion_ros.geometry.voxels import FREE, OCCUPIED, UNKNOWN, VoxelGrid
 
@@ -119,7 +120,8 @@ def _clip_to_box(o: torch.Tensor, ends: torch.Tensor, shape: torch.Tensor) -> tu
     return start, stop, delta, first, last
 
 
-def trace_free(grid: VoxelGrid, origin: np.ndarray, endpoints: np.ndarray, device: str = "cpu") -> np.ndarray:
+def trace_free(grid: VoxelGrid, origin: np.ndarray, endpoints: np.ndarray, device: str = "cpu",
+               out: np.ndarray | None = None, value: bool | int = True) -> np.ndarray:
     """Voxels crossed by the segments from ``origin`` to each endpoint, clipped to the grid.
 
     Args:
@@ -128,27 +130,29 @@ def trace_free(grid: VoxelGrid, origin: np.ndarray, endpoints: np.ndarray, devic
         device: ``cpu``: a compiled voxel walk (:mod:`..geometry.ray_walk`) over all
             cores; a CUDA device: the tensor traversal of :func:`_trace_crossings`. Both
             visit the same voxels (float64 on the CPU, float32 on the GPU).
+        out: optional (nx * ny * nz,) flat C-order array to mark in place (default: a new
+            all-False bool grid); ``value``: what a crossed voxel is set to.
 
     Returns:
-        (nx, ny, nz) bool, True for every voxel a segment passes through (last voxels
-        included; the caller marks hits occupied over them).
+        (nx, ny, nz) view of ``out``, ``value`` at every voxel a segment passes through
+        (last voxels included; the caller marks hits occupied over them).
     """
+    if out is None:
+        out = np.zeros(int(np.prod(grid.shape)), dtype=bool)
     scale = 1.0 / grid.resolution
     o = (np.asarray(origin, np.float64) - grid.origin) * scale  # voxel units
     ends = (np.asarray(endpoints, np.float64).reshape(-1, 3) - grid.origin) * scale
     if torch.device(device).type == "cpu":
-        from depth_completion_ros.geometry.ray_walk import mark_walked_voxels
-
-        visited = np.zeros(int(np.prod(grid.shape)), dtype=bool)
-        mark_walked_voxels(o, ends, np.asarray(grid.shape, np.int64), visited)
-        return visited.reshape(grid.shape)
+        mark_walked_voxels(o, ends, np.asarray(grid.shape, np.int64), out, out.dtype.type(value))
+        return out.reshape(grid.shape)
     if int(np.prod(grid.shape)) >= 2**24:
         raise BadInputError("grid", f"{grid.shape} has too many voxels for the float32 GPU traversal (2^24 at most)")
     # float32 on a GPU: exact to ~1e-5 voxel over a 256-voxel grid
     start, _, delta, first, last = _clip_to_box(torch.as_tensor(o, dtype=torch.float32, device=device),
                                                 torch.as_tensor(ends, dtype=torch.float32, device=device),
                                                 torch.tensor(grid.shape, device=device))
-    return _trace_crossings(start, delta, first, last, grid.shape).cpu().numpy()
+    out[_trace_crossings(start, delta, first, last, grid.shape).view(-1).cpu().numpy()] = value
+    return out.reshape(grid.shape)
 
 
 def _trace_crossings(start: torch.Tensor, delta: torch.Tensor, first: torch.Tensor, last: torch.Tensor,
@@ -199,15 +203,19 @@ def insert_points(grid: VoxelGrid, points: np.ndarray, origin: np.ndarray, label
         hits = xyz[short]
         point_labels = None if point_labels is None else point_labels[short]
         xyz = np.where(short[:, None], xyz, origin + offsets * (max_range / np.maximum(distance, 1e-9))[:, None])
-    free = trace_free(grid, origin, xyz, device)
-    state = np.where(free, np.uint8(FREE), np.uint8(UNKNOWN))
-    index, inside = grid.voxel_index(hits)
-    state[tuple(index[inside].T)] = OCCUPIED
+    state = np.full(int(np.prod(grid.shape)), UNKNOWN, np.uint8)
+    trace_free(grid, origin, xyz, device, out=state, value=FREE)
+    # hits in voxel units by division, as VoxelGrid.voxel_index does (the same voxel to the last bit)
+    mark_point_voxels((hits - grid.origin) / grid.resolution, np.asarray(grid.shape, np.int64), state,
+                      np.uint8(OCCUPIED))
     voxel_labels = None
     if point_labels is not None:
+        index, inside = grid.voxel_index(hits)
         voxel_labels = _majority_labels(grid, index[inside], point_labels[inside])
-    probability = _STATE_PROBABILITY[state]
-    return grid.with_values(state=state, labels=voxel_labels, probability=probability)
+    probability = np.empty(state.shape, np.float32)
+    table_lookup(_STATE_PROBABILITY, state, probability)
+    return grid.with_values(state=state.reshape(grid.shape), labels=voxel_labels,
+                            probability=probability.reshape(grid.shape))
 
 
 def _majority_labels(grid: VoxelGrid, index: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -160,3 +160,13 @@ def test_log_odds_map_accumulates_scans_with_a_pose():
     assert grid.probability[6, 4, 2] < p_after_hits
     assert grid.state[6, 4, 2] == FREE and grid.state[12, 4, 2] == OCCUPIED
     assert grid.state[0, 0, 0] == UNKNOWN and grid.probability[0, 0, 0] == 0.5
+
+
+def test_trace_free_marks_a_given_grid_in_place_with_a_value():
+    origin = np.array([0.1, 0.1, 0.1])
+    ends = np.random.default_rng(2).uniform([-2, -4, -2], [10, 4, 2], size=(50, 3))
+    out = np.full(int(np.prod(GRID.shape)), 7, np.uint8)
+    marked = trace_free(GRID, origin, ends, out=out, value=1)
+    assert np.shares_memory(marked, out) and marked.shape == GRID.shape
+    np.testing.assert_array_equal(marked == 1, trace_free(GRID, origin, ends))
+    assert set(np.unique(out)) == {1, 7}
