@@ -25,7 +25,7 @@ import math
 import os
 import platform
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -69,6 +69,10 @@ class CompletionMethod(Protocol):
     Attributes:
         stride: the input height and width must be multiples of it (1 = any size); the
             engine pads to it.
+
+    A method may also define ``counters() -> Mapping[str, int]``: its own event totals
+    (fallbacks, distrusted frames, GPU out-of-memory moves), reported by
+    :meth:`CompletionEngine.counters` and so in the node's diagnostics.
     """
 
     stride: int
@@ -269,6 +273,7 @@ class CompletionEngine:
     max_depth: float = DEFAULT_MAX_DEPTH
     method_params: Mapping[str, object] = field(default_factory=dict)
     stats: EngineStats = field(default_factory=EngineStats, init=False)
+    _method_baseline: dict[str, int] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not 0 < self.min_depth < self.max_depth:
@@ -347,3 +352,14 @@ class CompletionEngine:
         for _ in range(runs):
             self.complete(rgb, sparse, cam)
         self.stats = EngineStats()
+        self._method_baseline = self._method_counters()
+
+    def counters(self) -> dict[str, int]:
+        """:attr:`stats` and the method's own counters (see :class:`CompletionMethod`), both
+        counting the frames since the last :meth:`warm_up`."""
+        method = {key: count - self._method_baseline.get(key, 0) for key, count in self._method_counters().items()}
+        return {**asdict(self.stats), **method}
+
+    def _method_counters(self) -> dict[str, int]:
+        counters = getattr(self.implementation, "counters", None)
+        return {} if counters is None else {key: int(count) for key, count in counters().items()}

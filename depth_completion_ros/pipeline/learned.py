@@ -9,8 +9,9 @@ RGB image and returns depth and confidence. Backends:
 * onnxruntime (a ``.onnx`` file from ``dcr export --format onnx``).
 
 A non-finite network output falls back to the classical fill for that frame and is counted
-(:attr:`LearnedCompletion.classical_fallbacks`, and the engine's ``method_fallbacks``); CUDA out-of-memory moves the network to
-the CPU with a warning (counted by the runner).
+(:attr:`LearnedCompletion.classical_fallbacks`, and the engine's ``method_fallbacks``); CUDA
+out-of-memory moves the network to the CPU with a warning (``gpu_oom_fallbacks``). All
+three counters reach the node's diagnostics through :meth:`LearnedCompletion.counters`.
 
 Input-consistency guard: a completion must reproduce the measurements it was given. The
 shipped network's median relative disagreement with its own sparse input is 0.3-0.7 % on
@@ -87,6 +88,11 @@ class LearnedCompletion:
             depth = trust * depth + (1 - trust) * prior
             confidence = trust * confidence + (1 - trust) * completion_confidence(prior, sparse > 0)
         return DepthResult(depth.astype(np.float32), confidence.astype(np.float32))
+
+    def counters(self) -> dict[str, int]:
+        """Event totals for the engine's diagnostics."""
+        return {"classical_fallbacks": self.classical_fallbacks, "distrusted_frames": self.distrusted_frames,
+                "gpu_oom_fallbacks": self.runner.oom_fallbacks}
 
 
 def input_disagreement(depth: np.ndarray, sparse: np.ndarray) -> float:

@@ -17,7 +17,8 @@ Without radar in view (late, missing or all outside the image), ``without_radar`
 
 Counted in :attr:`RadarCompletion.counts` (``radar_frames``, ``camera_only_frames``,
 ``lidar_frames``, and ``prior_fallbacks``: a non-finite network output, answered with the
-radar column prior).
+radar column prior), and reported with the runner's ``gpu_oom_fallbacks`` by
+:meth:`RadarCompletion.counters` (the node's diagnostics).
 """
 
 from __future__ import annotations
@@ -93,6 +94,10 @@ class RadarCompletion:
         size = (cam.width, cam.height)
         return DepthResult(cv2.resize(depth, size, interpolation=cv2.INTER_NEAREST),
                            cv2.resize(confidence, size, interpolation=cv2.INTER_LINEAR))
+
+    def counters(self) -> dict[str, int]:
+        """Event totals for the engine's diagnostics."""
+        return {**self.counts, "gpu_oom_fallbacks": self.runner.oom_fallbacks}
 
 
 @register_method("radar", devices=("cpu", "cuda"), weights="optional",

@@ -30,7 +30,6 @@ MultiThreadedExecutor (``main`` does).
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 from rcl_interfaces.msg import ParameterType
@@ -171,9 +170,9 @@ class DepthCompletionNode(SynchronizedNode):
             self.engine = self._make_engine(updated)
 
     def diagnostic_values(self) -> dict[str, object]:
-        # engine.*: dropped input pixels, non-finite outputs, learned -> classical fallbacks
+        # engine.*: dropped input pixels, non-finite outputs, fallbacks, the method's own counters
         return {"device": describe_device(self.engine.device), "method": self.engine.method,
-                "engine": dataclasses.asdict(self.engine.stats)}
+                "engine": self.engine.counters()}
 
     def _frame(self, matched: MatchedSet) -> DepthFrame:
         """Convert one synchronized set to arrays (raises BadInputError on bad input)."""

@@ -114,6 +114,33 @@ def test_network_that_disagrees_with_its_input_is_blended_towards_the_classical_
                          method_params={"disagreement_low": 0.1, "disagreement_high": 0.05})
 
 
+def test_engine_counters_carry_the_method_counters_since_the_warm_up(tiny_weights):
+    engine = CompletionEngine("learned", device="cpu", weights=tiny_weights)
+    method = engine.implementation
+    method.runner.oom_fallbacks = 1  # as after a CUDA out-of-memory move during the warm-up
+    method.runner = _FarOff(method.runner)
+    engine.warm_up(CAMERA, runs=2)
+    assert engine.counters()["distrusted_frames"] == 0 and engine.counters()["frames"] == 0
+    rgb, sparse = frame()
+    engine.complete(rgb, sparse, CAMERA)
+    counters = engine.counters()
+    assert counters["frames"] == 1 and counters["distrusted_frames"] == 1
+    assert counters["classical_fallbacks"] == 0 and counters["gpu_oom_fallbacks"] == 0
+    assert method.distrusted_frames == 3  # the method's own totals keep the warm-up frames
+    assert set(CompletionEngine("classical").counters()) == {"frames", "dropped_input_pixels", "method_fallbacks",
+                                                            "non_finite_output_pixels", "frames_with_non_finite_output"}
+
+
+class _FarOff:
+    """A runner 20 % off every measurement (distrusted by the guard), keeping the counters."""
+
+    def __init__(self, runner) -> None:
+        self.oom_fallbacks = runner.oom_fallbacks
+
+    def __call__(self, rgb, sparse, prior):
+        return prior * np.float32(1.2), np.ones_like(prior)
+
+
 def test_input_disagreement_and_trust_by_hand():
     sparse = np.array([[0.0, 10.0, 20.0, 40.0]], np.float32)
     depth = np.array([[5.0, 11.0, 20.0, 40.4]], np.float32)
