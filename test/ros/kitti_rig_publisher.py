@@ -19,6 +19,7 @@ JSON line per LiDAR sweep: {"stamp_ns", "frame", "case", "expect_output"} (the i
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import time
 from pathlib import Path
@@ -26,6 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import rclpy
+from rclpy.duration import Duration
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
@@ -40,6 +42,8 @@ from depth_completion_ros.ros.pointcloud import array_to_pointcloud2, xyz_to_poi
 BAD_CASES = ("wrong_encoding", "image_size_mismatch", "zero_k", "truncated_cloud", "nonfinite_points", "empty_cloud")
 CAMERA_FRAME, LIDAR_FRAME = "camera_optical_frame", "velodyne"
 QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+TEARDOWN_LIMIT_S = 15.0
+TEARDOWN_HUNG = f"Timeout (0:00:{TEARDOWN_LIMIT_S:02.0f})!"  # faulthandler's first line
 
 
 def load_frames(root: Path) -> list[dict]:
@@ -151,9 +155,15 @@ def main() -> None:
         time.sleep(max(0.0, (base_ns + (k + 1) * period_ns - time.time_ns()) / 1e9))
     for entry in manifest:
         print(json.dumps(entry), flush=True)
-    time.sleep(1.0)
+    for publisher in (pub_info, pub_image, pub_lidar, pub_radar):
+        publisher.wait_for_all_acked(Duration(seconds=5))
+    # Fast DDS teardown has hung here on a loaded machine (rarely, for minutes): after
+    # TEARDOWN_LIMIT_S, dump every thread's stack to stderr and exit with code 1, so the
+    # test can tell a hung fixture from a missing frame (see run_node)
+    faulthandler.dump_traceback_later(TEARDOWN_LIMIT_S, exit=True)
     node.destroy_node()
     rclpy.try_shutdown()
+    faulthandler.cancel_dump_traceback_later()
 
 
 if __name__ == "__main__":

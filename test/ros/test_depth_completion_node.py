@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -36,12 +37,13 @@ from depth_completion_ros.ros.camera_info import model_to_camera_info
 from depth_completion_ros.ros.depth_completion_node import DepthCompletionNode
 from depth_completion_ros.ros.image import image_to_numpy, numpy_to_image
 from depth_completion_ros.ros.pointcloud import array_to_pointcloud2
+from depth_completion_ros.ros.shm import clean_zombie_shm
 from depth_completion_ros.ros.stamps import stamp_to_ns
 
 PUBLISHER = Path(__file__).with_name("kitti_rig_publisher.py")
 sys.path.insert(0, str(PUBLISHER.parent))
 from diagnostics_wait import diagnostic_values, settle_until_counters_rest  # noqa: E402
-from kitti_rig_publisher import load_frames  # noqa: E402  (the fixture's own loader)
+from kitti_rig_publisher import TEARDOWN_HUNG, load_frames  # noqa: E402  (the fixture's own loader)
 
 pytestmark = pytest.mark.slow
 
@@ -109,8 +111,15 @@ def run_node(kitti_root: Path, tmp_path: Path, domain: int, scenario: str, frame
             executor.spin_once(timeout_sec=0.05)
         settle_until_counters_rest(executor, diagnostics)
         out, err = publisher.communicate(timeout=30)
-        assert publisher.returncode == 0, err
         manifest = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        assert len(manifest) == frames, err  # every sweep went out
+        if publisher.returncode != 0 and TEARDOWN_HUNG in err:
+            # the fixture's own DDS teardown hung after its last frame was acknowledged:
+            # not the node's doing; remove what the aborted process left in /dev/shm
+            clean_zombie_shm()
+            warnings.warn(f"rig publisher hung in its DDS teardown:\n{err}", stacklevel=1)
+        else:
+            assert publisher.returncode == 0, err
     finally:
         alive = node_process.poll() is None
         node_process.send_signal(stop_signal)  # the node must shut down cleanly
