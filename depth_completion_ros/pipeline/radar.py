@@ -41,6 +41,7 @@ from depth_completion_ros.pipeline.learned import WEIGHTS_DIR, shipped_weights
 SHIPPED_RADAR = WEIGHTS_DIR / "radar_small.pt"
 WITHOUT_RADAR_CHOICES = ("camera", "lidar")
 _PARAMETERS = {"working_scale", "without_radar", "channels_last", "compile", "fp16"}
+COUNTED = ("radar_frames", "camera_only_frames", "lidar_frames", "prior_fallbacks")  # keys of RadarCompletion.counts
 
 
 def working_size(camera: CameraModel, scale: float, stride: int) -> tuple[int, int]:
@@ -96,8 +97,9 @@ class RadarCompletion:
                            cv2.resize(confidence, size, interpolation=cv2.INTER_LINEAR))
 
     def counters(self) -> dict[str, int]:
-        """Event totals for the engine's diagnostics."""
-        return {**self.counts, "gpu_oom_fallbacks": self.runner.oom_fallbacks}
+        """Event totals for the engine's diagnostics (every key from the start, so a
+        diagnostics consumer sees a stable set)."""
+        return {**{kind: self.counts[kind] for kind in COUNTED}, "gpu_oom_fallbacks": self.runner.oom_fallbacks}
 
 
 @register_method("radar", devices=("cpu", "cuda"), weights="optional",

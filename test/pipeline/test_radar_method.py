@@ -64,6 +64,9 @@ def test_without_radar_camera_only_or_lidar_by_configuration(radar_weights):
     assert depth[60, 0] == pytest.approx(6.0)
     lidar.complete(rgb(), np.zeros_like(sparse), CAMERA, None)  # no LiDAR either: camera-only
     assert lidar.implementation.counts == {"lidar_frames": 1, "camera_only_frames": 1}
+    # the diagnostics carry every radar counter from the start, zeros included
+    assert lidar.counters().items() >= {"radar_frames": 0, "camera_only_frames": 1, "lidar_frames": 1,
+                                        "prior_fallbacks": 0, "gpu_oom_fallbacks": 0, "frames": 2}.items()
 
 
 def test_bad_configuration_and_checkpoints_are_bad_input(radar_weights, lidar_weights):
