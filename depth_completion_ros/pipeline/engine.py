@@ -72,7 +72,9 @@ class CompletionMethod(Protocol):
 
     A method may also define ``counters() -> Mapping[str, int]``: its own event totals
     (fallbacks, distrusted frames, GPU out-of-memory moves), reported by
-    :meth:`CompletionEngine.counters` and so in the node's diagnostics.
+    :meth:`CompletionEngine.counters` and so in the node's diagnostics; and ``device``, the
+    device it runs on now (a network moved to the CPU after a CUDA out-of-memory error), see
+    :meth:`CompletionEngine.active_device`.
     """
 
     stride: int
@@ -359,6 +361,11 @@ class CompletionEngine:
         counting the frames since the last :meth:`warm_up`."""
         method = {key: count - self._method_baseline.get(key, 0) for key, count in self._method_counters().items()}
         return {**asdict(self.stats), **method}
+
+    def active_device(self) -> str:
+        """The device the method runs on now: :attr:`device`, unless the method moved (a
+        network falls back to the CPU when CUDA runs out of memory)."""
+        return str(getattr(self.implementation, "device", self.device))
 
     def _method_counters(self) -> dict[str, int]:
         counters = getattr(self.implementation, "counters", None)

@@ -89,6 +89,11 @@ class LearnedCompletion:
             confidence = trust * confidence + (1 - trust) * completion_confidence(prior, sparse > 0)
         return DepthResult(depth.astype(np.float32), confidence.astype(np.float32))
 
+    @property
+    def device(self) -> str:
+        """The device the network runs on now (the CPU after a CUDA out-of-memory move)."""
+        return self.runner.device
+
     def counters(self) -> dict[str, int]:
         """Event totals for the engine's diagnostics."""
         return {"classical_fallbacks": self.classical_fallbacks, "distrusted_frames": self.distrusted_frames,

@@ -96,6 +96,11 @@ class RadarCompletion:
         return DepthResult(cv2.resize(depth, size, interpolation=cv2.INTER_NEAREST),
                            cv2.resize(confidence, size, interpolation=cv2.INTER_LINEAR))
 
+    @property
+    def device(self) -> str:
+        """The device the network runs on now (the CPU after a CUDA out-of-memory move)."""
+        return self.runner.device
+
     def counters(self) -> dict[str, int]:
         """Event totals for the engine's diagnostics (every key from the start, so a
         diagnostics consumer sees a stable set)."""

@@ -171,7 +171,7 @@ class DepthCompletionNode(SynchronizedNode):
 
     def diagnostic_values(self) -> dict[str, object]:
         # engine.*: dropped input pixels, non-finite outputs, fallbacks, the method's own counters
-        return {"device": describe_device(self.engine.device), "method": self.engine.method,
+        return {"device": describe_device(self.engine.active_device()), "method": self.engine.method,
                 "engine": self.engine.counters()}
 
     def _frame(self, matched: MatchedSet) -> DepthFrame:
