@@ -17,6 +17,7 @@ Subclasses give their parameter table and implement :meth:`inputs`, :meth:`sync_
 
 from __future__ import annotations
 
+import threading
 import time
 import traceback
 from collections import deque
@@ -41,6 +42,10 @@ from depth_completion_ros.ros.qos import QOS_NAMES, describe_qos, qos_from_name
 from depth_completion_ros.ros.stamps import stamp_to_ns
 
 THROTTLE_S = 5.0  # at most one log line per kind of problem in this many seconds
+# A set can be complete before the first CameraInfo is taken in: DDS delivers each topic on
+# its own reader, and the executor picks any ready callback. Processing waits this long for
+# it (intake runs in the other callback group) before the set counts as no_camera_info.
+FIRST_CAMERA_INFO_WAIT_S = 1.0
 
 COMMON_PARAMETERS = (
     ParameterSpec("slop", 0.05, "Largest stamp difference inside a synchronized set, seconds.", 0.0, 1.0, runtime=False),
@@ -98,6 +103,7 @@ class SynchronizedNode(Node):
         self._camera_infos: dict[str, deque[CameraInfo]] = {
             topic: deque(maxlen=self.params["queue_size"]) for topic, (_, name_) in inputs.items() if name_ is None
         }
+        self._camera_info_arrived = threading.Condition()
         self._last_input: dict[str, float] = {}
         self._last_warning: dict[str, float] = {}
         self._started = time.monotonic()
@@ -156,8 +162,15 @@ class SynchronizedNode(Node):
         self.warn(kind, f"dropped a frame, bad input ({kind}): {error}")
 
     def camera_info_for(self, info_topic: str, image_msg) -> CameraInfo:
-        """The CameraInfo of ``info_topic`` with the image's stamp, else the latest one."""
-        infos = list(self._camera_infos[info_topic])
+        """The CameraInfo of ``info_topic`` with the image's stamp, else the latest one.
+
+        Before the first CameraInfo of the topic, waits up to :data:`FIRST_CAMERA_INFO_WAIT_S`
+        for it to be taken in (so call it from the work callback group, not from intake).
+        """
+        with self._camera_info_arrived:
+            self._camera_info_arrived.wait_for(lambda: len(self._camera_infos[info_topic]) > 0,
+                                               timeout=FIRST_CAMERA_INFO_WAIT_S)
+            infos = list(self._camera_infos[info_topic])
         if not infos:
             raise BadInputError("camera_info", f"no CameraInfo received on '{info_topic}' yet")
         same_stamp = [info for info in infos if info.header.stamp == image_msg.header.stamp]
@@ -180,7 +193,9 @@ class SynchronizedNode(Node):
             self.stats.received(topic)
             self._last_input[topic] = time.monotonic()
             if sync_name is None:
-                self._camera_infos[topic].append(msg)
+                with self._camera_info_arrived:
+                    self._camera_infos[topic].append(msg)
+                    self._camera_info_arrived.notify_all()
                 return
             for matched in self.sync.add(sync_name, stamp_to_ns(msg.header.stamp), msg):
                 self.stats.synchronized()
@@ -206,16 +221,17 @@ class SynchronizedNode(Node):
         snapshot = self.stats.snapshot()
         sync = self.sync.stats()
         warnings = self._silent_inputs()
+        node_values = self.diagnostic_values()
         values = {
             **{k: v for k, v in snapshot.items() if v is not None},
-            **self.diagnostic_values(),
+            **node_values,
             "drops": {**sync["drops"], "skipped_busy": self.slot.skipped},
             "sync_resets": sync["resets"],
         }
         if snapshot["bad_input"]:
             warnings.append(f"bad input: {snapshot['bad_input']}")
         name = f"{self.get_fully_qualified_name()}"
-        hardware = str(self.diagnostic_values().get("device", ""))
+        hardware = str(node_values.get("device", ""))
         self.pub_diagnostics.publish(diagnostic_array(name, hardware, values, self.get_clock().now().to_msg(), warnings))
 
     def _silent_inputs(self) -> list[str]:
