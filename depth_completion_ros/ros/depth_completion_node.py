@@ -2,7 +2,8 @@
 
 Subscribed topics:
     ``image`` (sensor_msgs/Image: rgb8, bgr8, rgba8, bgra8 or mono8)
-    ``camera_info`` (sensor_msgs/CameraInfo; the latest one is used)
+    ``camera_info`` (sensor_msgs/CameraInfo; the one with the image stamp, else the latest; the
+    first frame waits up to 1 s for the first CameraInfo)
     ``lidar/points`` (sensor_msgs/PointCloud2 with x, y, z, only with ``use_lidar: true``)
     ``radar/points`` (sensor_msgs/PointCloud2, only with ``use_radar: true``)
 
