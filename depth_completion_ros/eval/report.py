@@ -17,6 +17,8 @@ from depth_completion_ros.eval.metrics import GroupSummary, format_table
 from depth_completion_ros.eval.results import EvaluationResult
 from depth_completion_ros.eval.visualize import error_vs_range_plot
 
+EXPECTED_NODE_DROPS = ("unused",)  # node counters that are normal operation, not lost sweeps
+
 
 def _fmt(value: float | None, digits: int = 1) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
@@ -59,9 +61,23 @@ def summary_table(result: EvaluationResult) -> str:
         lines.append(f"occupancy {name:<12}{len(times):>7} frames  IoU {summary['iou']:.3f}  precision "
                      f"{summary['precision']:.3f}  recall {summary['recall']:.3f}  mIoU {_fmt(summary['miou'], 3)}  "
                      f"median {statistics.median(times):.0f} ms")
-    drops = ", ".join(f"{k} {v}" for k, v in sorted(result.drops.items())) or "none"
-    lines.append(f"LiDAR sweeps: {result.sweeps}; drops: {drops}")
+    lines.append(f"LiDAR sweeps: {result.sweeps}; drops: {_counts(result.drops)}")
+    lines += [node_drops_line(method, counts) for method, counts in sorted(result.node_drops.items())]
     return "\n".join(lines)
+
+
+def node_drops_line(method: str, counts: dict[str, int]) -> str:
+    """Why the live node did not answer: its own drop counters by reason, the expected
+    ones (``unused`` partner messages) apart."""
+    lost = {k: v for k, v in counts.items() if k not in EXPECTED_NODE_DROPS}
+    expected = {k: v for k, v in counts.items() if k in EXPECTED_NODE_DROPS}
+    line = f"node drops ({method}, from its diagnostics): {_counts(lost)}"
+    return line + (f"; expected: {_counts(expected)}" if expected else "")
+
+
+def _counts(counts: dict[str, int]) -> str:
+    """``reason count, ...`` sorted by reason, or ``none``."""
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
 
 
 def write_report(result: EvaluationResult, out: str | Path) -> Path:
@@ -78,6 +94,7 @@ def write_report(result: EvaluationResult, out: str | Path) -> Path:
         "bags": result.bags,
         "sweeps": result.sweeps,
         "drops": result.drops,
+        "node_drops": result.node_drops,
         "problems": result.problems,
         "summary": summary_rows(result),
         "by_range": {name: [s.to_dict() for s in m.accumulator.summaries()] for name, m in result.methods.items()}

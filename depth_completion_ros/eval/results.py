@@ -59,6 +59,10 @@ class EvaluationResult:
             bad frames, ...) -> how many times it happened.
         pictures: name -> PNG path, written by the caller.
         sweeps: LiDAR sweeps seen in the bags (the denominator of drops).
+        node_drops: live mode: method -> what the node itself counted as not used, by
+            reason, from its diagnostics at the end of its runs (``too_old``,
+            ``skipped_busy``, ``bad_input.<kind>``, ...; ``unused`` partner messages are
+            expected, not lost sweeps), nonzero only.
     """
 
     mode: str
@@ -71,6 +75,7 @@ class EvaluationResult:
     has_ground_truth: bool = False
     occupancy: dict[str, SSCMetrics] = field(default_factory=dict)
     occupancy_ms: dict[str, list[float]] = field(default_factory=dict)
+    node_drops: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def score_occupancy(self, method: str, predicted: np.ndarray, target: np.ndarray, invalid: np.ndarray,
                         elapsed_ms: float) -> None:
@@ -119,6 +124,10 @@ class EvaluationResult:
             self.method(name).merge(method)
         for reason, count in other.drops.items():
             self.count_drop(reason, count)
+        for method, counts in other.node_drops.items():
+            mine = self.node_drops.setdefault(method, {})
+            for reason, count in counts.items():
+                mine[reason] = mine.get(reason, 0) + count
         for text, count in other.problem_counts.items():
             self.add_problem(text, count)
         for name, path in other.pictures.items():

@@ -11,6 +11,11 @@ import cv2
 import numpy as np
 
 INVALID_RGB = (40, 40, 40)
+LABEL_FONT = cv2.FONT_HERSHEY_SIMPLEX
+LABEL_SCALE = 0.6
+LABEL_ORIGIN = (8, 22)  # pixels (x, y) of the text's baseline start
+LABEL_PAD = 4  # pixels of box around the text
+LABEL_BOX_RGB = (0, 0, 0)
 
 
 def colorize(values: np.ndarray, vmax: float, colormap: int = cv2.COLORMAP_TURBO, vmin: float = 0.0,
@@ -41,9 +46,17 @@ def overlay_sparse(rgb: np.ndarray, sparse: np.ndarray, vmax: float, radius: int
 
 
 def _label(image: np.ndarray, text: str) -> np.ndarray:
+    """``image`` with ``text`` in white on a dark box at its top-left corner.
+
+    The text is drawn once, at one thickness: OpenCV 5 lays thicker text out wider, so a
+    thick dark outline pass under a thin fill pass gave two offset copies.
+    """
     out = image.copy()
-    cv2.putText(out, text, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3, cv2.LINE_AA)
-    cv2.putText(out, text, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
+    (width, height), baseline = cv2.getTextSize(text, LABEL_FONT, LABEL_SCALE, 1)
+    x, y = LABEL_ORIGIN
+    cv2.rectangle(out, (x - LABEL_PAD, y - height - LABEL_PAD), (x + width + LABEL_PAD, y + baseline + LABEL_PAD),
+                  LABEL_BOX_RGB, -1)
+    cv2.putText(out, text, LABEL_ORIGIN, LABEL_FONT, LABEL_SCALE, (255, 255, 255), 1, cv2.LINE_AA)
     return out
 
 

@@ -73,6 +73,22 @@ def _format(value: object) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
+def diagnostic_values(array: DiagnosticArray) -> dict[str, str]:
+    """key -> value of the node's status in one of its diagnostics messages (it publishes one)."""
+    return {kv.key: kv.value for kv in array.status[0].values}
+
+
+def drop_counts(values: dict[str, str]) -> dict[str, int]:
+    """The node's counts of input it could not use, from its diagnostic values: nonzero
+    ``drops.<reason>`` as ``<reason>`` and ``bad_input.<kind>`` as is, counted since the
+    node started."""
+    counts = {}
+    for key, value in values.items():
+        if key.startswith(("drops.", "bad_input.")) and int(value):
+            counts[key.removeprefix("drops.")] = int(value)
+    return counts
+
+
 def diagnostic_array(
     name: str, hardware_id: str, values: dict[str, object], stamp, warnings: list[str]
 ) -> DiagnosticArray:

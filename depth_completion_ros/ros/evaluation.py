@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -40,8 +41,8 @@ from depth_completion_ros.eval.results import EvaluationResult
 from depth_completion_ros.eval.visualize import depth_panel, occupancy_bev, save_rgb
 from depth_completion_ros.geometry.transforms import parse_extrinsic
 from depth_completion_ros.geometry.voxels import VoxelGrid
-from depth_completion_ros.pipeline.depth_frame import DepthFrame, complete_frame
-from depth_completion_ros.pipeline.engine import CompletionEngine
+from depth_completion_ros.pipeline.depth_frame import DepthFrame, complete_frame, lidar_depth
+from depth_completion_ros.pipeline.engine import DEFAULT_MAX_DEPTH, DEFAULT_MIN_DEPTH, CompletionEngine
 from depth_completion_ros.pipeline.occupancy_methods import StereoFrame, create_occupancy_method
 from depth_completion_ros.pipeline.sync import ApproximateSync, MatchedSet, SyncConfig
 from depth_completion_ros.ros.camera_info import camera_info_to_model
@@ -52,6 +53,8 @@ from depth_completion_ros.ros.pointcloud import pointcloud2_to_array
 GT_WAIT_NS = 500_000_000  # how long (bag time) a set waits for its CameraInfo and ground truth
 PRIME_TIMEOUT_S = 30.0  # the primed frame's answer; the first one pays imports and DDS set-up
 OUTPUT_QUIET_S = 6.0  # after the replay, outputs still count until this long without one
+NODE_DIAGNOSTICS = "/depth_completion/diagnostics"  # the node started by ``dcr run`` publishes them at 1 Hz
+DIAGNOSTICS_WAIT_S = 3.0  # after the outputs, wait this long at most for a fresh diagnostics message
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,11 @@ class EvalOptions:
 
     def param(self, name: str, default):
         return self.node_params.get(name, default)
+
+    @property
+    def occlusion_window(self) -> int | None:
+        """The node's occlusion filter window (pixels), None when off."""
+        return int(self.param("occlusion_window", 0)) or None
 
 
 def load_node_params(config: Path | None, node: str = "depth_completion") -> dict:
@@ -223,13 +231,7 @@ class _OfflineRun:
         image = matched.messages["image"]
         o = self.options
         try:
-            converted = depth_frame_from_messages(
-                image.payload, _same_stamp(self.infos, image.payload), matched.messages["lidar"].payload, self.lookup,
-                radar=matched.messages["radar"].payload if "radar" in matched.messages else None,
-                rectified=bool(o.param("image_is_rectified", True)),
-                radar_fields=o.param("radar_fields", DEFAULT_RADAR_FIELDS),
-            )
-            frame, gt = converted.frame, None
+            frame, gt = _depth_frame(matched, self.infos, self.lookup, o), None
             if o.gt_depth:
                 gt_msg = self.gts.pop(image.stamp_ns, None)
                 gt = None if gt_msg is None else image_to_depth(gt_msg)
@@ -242,10 +244,9 @@ class _OfflineRun:
         if o.gt_depth and gt is None:
             self.result.count_drop("no_ground_truth")
         self.frames += 1
-        occlusion = int(o.param("occlusion_window", 0)) or None
         for method, engine in self.engines.items():
             start = time.perf_counter()
-            output = complete_frame(engine, frame, occlusion)
+            output = complete_frame(engine, frame, o.occlusion_window)
             elapsed_ms = (time.perf_counter() - start) * 1e3
             self.result.score(str(self.bag.path), image.stamp_ns, method, output.result.depth, gt,
                               inference_ms=elapsed_ms)
@@ -312,6 +313,18 @@ class _OccupancyRun:
                                                          occupancy_bev(predicted, target, invalid)))
 
 
+def _depth_frame(matched: MatchedSet, infos, lookup, options: EvalOptions) -> DepthFrame:
+    """One synchronized set converted as the node converts it, with the CameraInfo of its
+    image's stamp from ``infos`` (raises BadInputError on bad input)."""
+    image = matched.messages["image"].payload
+    return depth_frame_from_messages(
+        image, _same_stamp(infos, image), matched.messages["lidar"].payload, lookup,
+        radar=matched.messages["radar"].payload if "radar" in matched.messages else None,
+        rectified=bool(options.param("image_is_rectified", True)),
+        radar_fields=options.param("radar_fields", DEFAULT_RADAR_FIELDS),
+    ).frame
+
+
 def _same_stamp(infos, image):
     same = [i for i in infos if i.header.stamp == image.header.stamp]
     if not same and not infos:
@@ -358,14 +371,17 @@ def evaluate_live(bag_path: str | Path, options: EvalOptions, out_dir: Path, rat
                   pictures_dir: Path | None = None) -> EvaluationResult:
     """Replay one bag through the real node (``dcr run``) over DDS and score its outputs.
 
-    One node run per method. Drops are LiDAR sweeps without an output; latency is the
-    time from publishing the image to receiving its depth. The node's ``/depth`` and
-    ``/depth/camera_info`` are recorded into ``out_dir/outputs_<method>`` (MCAP).
+    One node run per method. Drops are LiDAR sweeps without an output; the node's own
+    drop counters by reason (from its last diagnostics) go to ``result.node_drops``.
+    Latency is the time from publishing the image to receiving its depth. The node's
+    ``/depth`` and ``/depth/camera_info`` are recorded into ``out_dir/outputs_<method>`` (MCAP).
     """
     import rclpy
+    from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.executors import SingleThreadedExecutor
     from sensor_msgs.msg import Image
 
+    from depth_completion_ros.ros.diagnostics import diagnostic_values, drop_counts
     from depth_completion_ros.ros.replay import REPLAY_QOS, BagReplayer, TopicRecorder
     from depth_completion_ros.ros.stamps import stamp_to_ns
 
@@ -399,12 +415,15 @@ def evaluate_live(bag_path: str | Path, options: EvalOptions, out_dir: Path, rat
             rclpy.init(context=context)
             received: dict[int, tuple[object, int]] = {}
             published_at: dict[int, int] = {}
+            diagnostics: deque[tuple[float, DiagnosticArray]] = deque(maxlen=1)  # (monotonic s, the latest)
             listener = None
             try:
                 listener = rclpy.create_node("dcr_eval_live", context=context)
                 depth_sub = listener.create_subscription(
                     Image, "/depth", lambda m: received.setdefault(stamp_to_ns(m.header.stamp), (m, time.time_ns())),
                     REPLAY_QOS)
+                listener.create_subscription(DiagnosticArray, NODE_DIAGNOSTICS,
+                                             lambda m: diagnostics.append((time.monotonic(), m)), 10)
                 replayer = BagReplayer(listener, bag, options.input_topics, rate=rate, publish_clock=False)
                 recording = out_dir / f"outputs_{method}"
                 if recording.exists():
@@ -434,6 +453,7 @@ def evaluate_live(bag_path: str | Path, options: EvalOptions, out_dir: Path, rat
                               if m.topic == options.image else None)
                 replayer.flush()
                 _wait_for_outputs(received, expected=min(len(published_at), _count(bag, options.lidar)))
+                _wait_for_diagnostics(diagnostics)
                 stop.set()
                 spinner.join(5)
                 recorder.close()
@@ -451,6 +471,8 @@ def evaluate_live(bag_path: str | Path, options: EvalOptions, out_dir: Path, rat
                 if listener is not None:
                     listener.destroy_node()
                 rclpy.shutdown(context=context)
+            if diagnostics:
+                result.node_drops[method] = drop_counts(diagnostic_values(diagnostics[-1][1]))
             _score_live(bag, options, method, received, published_at, result, pictures_dir)
     return result
 
@@ -472,6 +494,15 @@ def _wait_for_outputs(received: dict, expected: int, quiet_s: float = OUTPUT_QUI
         time.sleep(0.05)
         if len(received) != count:
             count, last_change = len(received), time.monotonic()
+
+
+def _wait_for_diagnostics(diagnostics: deque, timeout_s: float = DIAGNOSTICS_WAIT_S) -> None:
+    """Block until ``diagnostics`` (filled by the spinning executor thread with
+    (time.monotonic() s, message)) holds a message received after this call began, so its
+    counters cover every set the node took in; at most ``timeout_s`` seconds."""
+    since = time.monotonic()
+    while not (diagnostics and diagnostics[-1][0] > since) and time.monotonic() < since + timeout_s:
+        time.sleep(0.05)
 
 
 def _live_config(bag: Bag, options: EvalOptions, method: str, out_dir: Path) -> Path:
@@ -526,7 +557,38 @@ def _score_live(bag: Bag, options: EvalOptions, method: str, received: dict, pub
         latency = (received_ns - published_at[stamp]) / 1e6 if stamp in published_at else None
         result.score(str(bag.path), stamp, method, depth, gt, latency_ms=latency)
         if pictures_dir is not None and f"depth_{method}" not in result.pictures:
-            image = next(m.msg for m in bag.messages([options.image]) if m.stamp_ns == stamp)
-            panel = depth_panel(image_to_rgb(image), np.zeros_like(depth), depth, gt)
-            result.pictures[f"depth_{method}"] = str(save_rgb(pictures_dir / f"depth_{method}.png", panel))
+            try:
+                rgb, sparse = _node_input(bag, options, stamp)
+            except BadInputError as error:
+                result.add_problem(f"{bag.path.name}: depth picture: {error}")
+            else:
+                panel = depth_panel(rgb, sparse, depth, gt)
+                result.pictures[f"depth_{method}"] = str(save_rgb(pictures_dir / f"depth_{method}.png", panel))
+
+
+def _bag_sets(bag: Bag, options: EvalOptions) -> Iterator[MatchedSet]:
+    """The bag's image + LiDAR (+ radar) sets in bag order, matched by the node's
+    synchronizer policy."""
+    sync = ApproximateSync(sync_config(options))
+    names = {options.image: "image", options.lidar: "lidar", options.radar: "radar"}
+    for message in bag.messages([topic for topic in names if topic]):
+        yield from sync.add(names[message.topic], message.stamp_ns, message.msg)
+    yield from sync.drain()
+
+
+def _node_input(bag: Bag, options: EvalOptions, image_stamp_ns: int) -> tuple[np.ndarray, np.ndarray]:
+    """The RGB image and the projected LiDAR depth (metres, 0 = none) the node completed for
+    the image with this stamp (ns), rebuilt from the bag with the node's parameters.
+
+    Raises:
+        BadInputError: no set in the bag has this image stamp, or its messages do not convert.
+    """
+    matched = next((m for m in _bag_sets(bag, options) if m.messages["image"].stamp_ns == image_stamp_ns), None)
+    if matched is None:
+        raise BadInputError("image", f"no synchronized set in the bag has its image stamped {image_stamp_ns} ns")
+    infos = [m.msg for m in bag.messages([options.camera_info])]
+    frame = _depth_frame(matched, infos, extrinsics_lookup(bag, options), options)
+    sparse = lidar_depth(frame, float(options.param("min_depth", DEFAULT_MIN_DEPTH)),
+                         float(options.param("max_depth", DEFAULT_MAX_DEPTH)), options.occlusion_window)
+    return frame.rgb, sparse
 

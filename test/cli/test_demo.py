@@ -23,5 +23,7 @@ def test_demo_end_to_end(tmp_path, ros_domain_id, small_rig_file):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["mode"] == "live" and metrics["sweeps"] == 5
     assert metrics["summary"][0]["frames"] >= 1 and metrics["summary"][0]["rmse_mm"] > 0
+    assert "classical" in metrics["node_drops"]  # why sweeps went unanswered, by reason
+    assert "node drops (classical, from its diagnostics):" in result.stdout
     assert (out / "live" / "outputs_classical").is_dir()  # the recorded node outputs
     assert (out / "pictures" / "depth_classical.png").is_file()

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
@@ -44,6 +46,18 @@ def copy_bag_without(source: Path, out: Path, drop_topics: set[str]) -> Path:
     return out
 
 
+def sparse_dots_on_the_rgb_panel(picture: Path, bag: Path, label_rows: int = 32) -> np.ndarray:
+    """(N, 3) colours of the pixels where the depth picture's RGB panel (below its label)
+    differs from the bag image it shows: the drawn LiDAR points."""
+    from depth_completion_ros.ros.image import image_to_rgb
+
+    with Bag(bag) as source:
+        images = [image_to_rgb(m.msg) for m in source.messages(["/camera/left/image_rect"])]
+    panel = cv2.cvtColor(cv2.imread(str(picture)), cv2.COLOR_BGR2RGB)[label_rows:images[0].shape[0]]
+    shown = min(images, key=lambda image: np.count_nonzero(np.any(image[label_rows:] != panel, axis=2)))
+    return panel[np.any(shown[label_rows:] != panel, axis=2)]
+
+
 @pytest.fixture(scope="module")
 def offline_report(sim_bag, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("offline")
@@ -53,7 +67,7 @@ def offline_report(sim_bag, tmp_path_factory) -> Path:
     return out
 
 
-def test_offline_report_has_metrics_frames_and_pictures(offline_report):
+def test_offline_report_has_metrics_frames_and_pictures(offline_report, sim_bag):
     metrics = json.loads((offline_report / "metrics.json").read_text())
     assert metrics["sweeps"] == 6 and metrics["problems"] == []
     by_method = {row["method"]: row for row in metrics["summary"]}
@@ -63,6 +77,8 @@ def test_offline_report_has_metrics_frames_and_pictures(offline_report):
     html = (offline_report / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 3  # depth panels and the error-vs-range plot
     assert (offline_report / "error_vs_range.png").stat().st_size > 1000
+    dots = sparse_dots_on_the_rgb_panel(offline_report / "pictures" / "depth_classical.png", sim_bag)
+    assert len(dots) > 100 and len(np.unique(dots, axis=0)) > 10
     assert len((offline_report / "frames.csv").read_text().splitlines()) == 1 + 2 * 6
 
 
@@ -78,6 +94,13 @@ def test_live_mode_agrees_with_offline_on_common_frames(sim_bag, offline_report,
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     row = metrics["summary"][0]
     assert row["latency_ms_median"] is not None and row["latency_ms_median"] > 0
+    # why sweeps went unanswered: the node's own drops by reason, from its diagnostics
+    assert "classical" in metrics["node_drops"]
+    assert "node drops (classical, from its diagnostics):" in result.stdout
+    assert "node drops (classical" in (tmp_path / "report.md").read_text()
+    # the picture shows the node's LiDAR input on the RGB panel, coloured by depth
+    dots = sparse_dots_on_the_rgb_panel(tmp_path / "pictures" / "depth_classical.png", sim_bag)
+    assert len(dots) > 100 and len(np.unique(dots, axis=0)) > 10
 
 
 def test_without_ground_truth_it_still_reports_timing_and_coverage(sim_bag, tmp_path):
