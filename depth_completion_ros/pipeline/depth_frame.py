@@ -65,7 +65,7 @@ def lidar_depth(frame: DepthFrame, min_depth: float, max_depth: float,
     sparse = points_to_sparse_depth(frame.lidar_points, cam, frame.T_camera_lidar, min_depth, max_depth,
                                     occlusion_window)
     if not np.any(sparse):
-        raise BadInputError("lidar", "no point projects into the image: check the LiDAR extrinsics and frame")
+        raise BadInputError("lidar.projection", "no point projects into the image: check the LiDAR extrinsics and frame")
     return sparse
 
 

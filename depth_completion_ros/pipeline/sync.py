@@ -9,11 +9,18 @@ final or the next pivot message arrives, whichever is first (so a late radar swe
 joins its camera frame on a rig without LiDAR, and a silent radar costs at most one pivot
 period of latency, never a frame).
 
+A partner choice is *final* as soon as no later message of that input can be nearer to
+the pivot stamp (or, when none in slop was found, can fall within slop): stamps on one
+input only grow, and the next one comes at least one *shortest interval* after the newest
+(half the smallest of the input's recent stamp intervals, a margin for rate changes). So
+a set whose image is stamped a few milliseconds before its sweep is released when the
+sweep arrives, not one camera period later when the next image does.
+
 Beyond ``message_filters.ApproximateTimeSynchronizer`` it counts every drop by reason,
 resets cleanly when time jumps backwards (a looping bag, ``use_sim_time``) and keeps
 memory bounded by ``queue_size`` per input. ``add`` returns the completed sets, so the
-caller runs inference outside the policy's lock; :class:`LatestSlot` then hands the
-newest set to a worker and counts the ones it skips while the worker is busy.
+caller runs inference outside the policy's lock; :class:`SetQueue` then hands the sets to
+a worker in order, and counts the oldest ones it drops when the worker falls behind.
 
 Drop reasons (keys of ``stats()['drops']``):
     ``too_old``         arrived older than the last emitted set: can no longer be matched;
@@ -33,6 +40,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DROP_REASONS = ("too_old", "no_partner", "queue_overflow", "time_jump", "unused")
+INTERVAL_HISTORY = 8  # recent stamp intervals kept per input for its shortest interval
+INTERVAL_MARGIN = 0.5  # the next message is assumed no sooner than this x the shortest interval seen
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,7 @@ class ApproximateSync:
         self._lock = threading.Lock()
         self._queues: dict[str, deque[Stamped]] = {name: deque() for name in config.inputs}
         self._newest: dict[str, int] = {}
+        self._intervals: dict[str, deque[int]] = {name: deque(maxlen=INTERVAL_HISTORY) for name in config.inputs}
         self._last_emitted_ns: int | None = None
         self._drops: Counter[str] = Counter()
         self._received: Counter[str] = Counter()
@@ -120,6 +130,8 @@ class ApproximateSync:
             ):
                 self._drops["too_old"] += 1
                 return []
+            if newest is not None and stamp_ns > newest:
+                self._intervals[name].append(stamp_ns - newest)
             self._newest[name] = stamp_ns
             queue = self._queues[name]
             queue.append(Stamped(stamp_ns, payload))
@@ -155,13 +167,24 @@ class ApproximateSync:
         for queue in self._queues.values():
             queue.clear()
         self._newest.clear()
+        for intervals in self._intervals.values():
+            intervals.clear()
         self._last_emitted_ns = None
         self._resets += 1
 
+    def _next_stamp_bound(self, name: str) -> int | None:
+        """Earliest stamp (ns) the next message of ``name`` can carry, or None while the
+        input's interval is unknown (fewer than two messages since the last reset)."""
+        intervals = self._intervals[name]
+        if not intervals or name not in self._newest:
+            return None
+        return self._newest[name] + int(INTERVAL_MARGIN * min(intervals))
+
     def _nearest(self, name: str, stamp_ns: int) -> tuple[int, bool] | None:
         """Index of the message of ``name`` nearest to ``stamp_ns``, and whether the choice
-        is final: a message at or after ``stamp_ns`` exists, so no closer one can still
-        come (stamps on one input only grow). None when the queue is empty."""
+        is final: no later message of ``name`` can be nearer (a message at or after
+        ``stamp_ns`` exists, or the next one cannot come before the mirror stamp), nor, when
+        the nearest is out of slop, fall within slop. None when the queue is empty."""
         queue = self._queues[name]
         if not queue:
             return None
@@ -169,7 +192,13 @@ class ApproximateSync:
         after = bisect.bisect_left(stamps, stamp_ns)
         candidates = [i for i in (after - 1, after) if 0 <= i < len(stamps)]
         best = min(candidates, key=lambda i: abs(stamps[i] - stamp_ns))
-        return best, after < len(stamps)
+        if after < len(stamps):
+            return best, True
+        next_stamp = self._next_stamp_bound(name)
+        if next_stamp is None:
+            return best, False
+        reach_ns = min(abs(stamps[best] - stamp_ns), self.config.slop_ns + 1)
+        return best, next_stamp - stamp_ns >= reach_ns
 
     def _final(self, name: str, stamp_ns: int) -> bool:
         """Whether the nearest message of ``name`` to ``stamp_ns`` can no longer change."""
@@ -231,32 +260,48 @@ class ApproximateSync:
         return queue.popleft()
 
 
-class LatestSlot:
-    """A one-element mailbox between the synchronizer and a slower worker.
+class SetQueue:
+    """A bounded first-in, first-out mailbox between the synchronizer and a slower worker.
 
-    ``put`` replaces a set the worker has not taken yet (counted in ``skipped``), so
-    the worker always gets the newest complete set and memory stays bounded.
+    Sets released together (a burst) are all handed over in stamp order; when the worker
+    falls more than ``capacity`` sets behind, the oldest waiting set is dropped (counted in
+    ``skipped``: the node's ``skipped_busy``), so the newest always survive and memory and
+    latency stay bounded.
+
+    Args:
+        capacity: sets kept waiting (besides the one being processed), >= 1.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be >= 1, got {capacity}")
         self._condition = threading.Condition()
-        self._item: MatchedSet | None = None
+        self._items: deque[MatchedSet] = deque()
+        self.capacity = capacity
         self.skipped = 0
         self._closed = False
 
-    def put(self, item: MatchedSet) -> None:
+    def put(self, item: MatchedSet) -> int:
+        """Queue ``item``; returns how many old sets it pushed out (0 or 1)."""
         with self._condition:
-            if self._item is not None:
+            self._items.append(item)
+            pushed_out = 0
+            if len(self._items) > self.capacity:
+                self._items.popleft()
+                pushed_out = 1
                 self.skipped += 1
-            self._item = item
             self._condition.notify()
+            return pushed_out
 
     def take(self, timeout: float | None = None) -> MatchedSet | None:
-        """The newest set, waiting up to ``timeout`` seconds; None on timeout or close."""
+        """The oldest waiting set, waiting up to ``timeout`` seconds; None on timeout or close."""
         with self._condition:
-            self._condition.wait_for(lambda: self._item is not None or self._closed, timeout)
-            item, self._item = self._item, None
-            return item
+            self._condition.wait_for(lambda: bool(self._items) or self._closed, timeout)
+            return self._items.popleft() if self._items else None
+
+    def __len__(self) -> int:
+        with self._condition:
+            return len(self._items)
 
     def close(self) -> None:
         with self._condition:

@@ -20,8 +20,11 @@ Parameters: see :data:`PARAMETERS` (``ros2 param describe`` prints each descript
 Output stamp = image stamp; output frame = the image's optical frame. One output per
 synchronized LiDAR sweep (per image with ``use_lidar: false``, a radar-camera rig: the
 radar sweep within ``slop`` of the image is attached, and a frame waits for a late sweep
-until the next image arrives); when inference is slower than the sensors the newest set
-wins and the skipped sets are counted.
+until the next image arrives). A set is released as soon as no later message could replace
+one of its members (not when the next image arrives); sets released while the worker is
+busy wait in a queue of ``work_queue_size`` and are answered in order; only when the worker
+falls that far behind is the oldest skipped (``drops.skipped_busy``, logged). The method is
+warmed up at ``warm_up_size`` before the node says it is ready.
 
 Threads: subscription callbacks (one mutually exclusive group) only store messages in
 the synchronizer; a guard condition in a second group runs the conversion, inference and
@@ -37,6 +40,7 @@ from rcl_interfaces.msg import ParameterType
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 from depth_completion_ros.errors import BadInputError
+from depth_completion_ros.geometry.camera import CameraModel
 from depth_completion_ros.geometry.projection import depth_to_points
 from depth_completion_ros.pipeline.depth_frame import DepthFrame, complete_frame
 from depth_completion_ros.pipeline.engine import (
@@ -66,6 +70,9 @@ _STRINGS = ParameterType.PARAMETER_STRING_ARRAY
 PARAMETERS = COMMON_PARAMETERS + (
     ParameterSpec("method", DEFAULT_METHOD, "Completion method (registry name, e.g. classical, ip_basic)."),
     ParameterSpec("weights", "", "Checkpoint file for learned methods ('' = the shipped one or none)."),
+    ParameterSpec("warm_up_size", [1242, 375], "Image width and height the method is warmed up with at start-up "
+                  "(the first frame of another size warms it up again); [] = no warm-up.",
+                  array_type=ParameterType.PARAMETER_INTEGER_ARRAY, runtime=False),
     ParameterSpec("device", "auto", "Compute device: auto = CUDA when available, else CPU.", choices=("auto", "cpu", "cuda")),
     ParameterSpec("precision", "auto", "Learned methods: auto = fp16 autocast on CUDA, fp32 on the CPU; fp32 = always.",
                   choices=("auto", "fp32")),
@@ -132,6 +139,9 @@ class DepthCompletionNode(SynchronizedNode):
             f"depth completion: method '{self.engine.method}' on {describe_device(self.engine.device)}; "
             f"extrinsics from {'TF, then ' if self.extrinsics.uses_tf else ''}parameters"
         )
+        self._warmed_size: tuple[int, int] | None = None
+        self._warm_up(tuple(self.params["warm_up_size"]))
+        self.ready()
 
     def inputs(self, params: dict) -> dict[str, tuple[type, str | None]]:
         """The enabled inputs; raises ValueError when use_lidar and use_radar are both false."""
@@ -166,9 +176,23 @@ class DepthCompletionNode(SynchronizedNode):
             )
             return CompletionEngine(method=DEFAULT_METHOD, **kwargs)
 
+    def _warm_up(self, size: tuple[int, ...]) -> None:
+        """Run the engine on synthetic frames of ``size`` (width, height) pixels, so the first
+        real frames do not pay for allocations and lazy initialization; () = skip."""
+        if len(size) != 2:
+            return
+        start = time.perf_counter()
+        width, height = int(size[0]), int(size[1])
+        self.engine.warm_up(CameraModel.from_intrinsics(width, width, width / 2, height / 2, width, height))
+        self._warmed_size = (width, height)
+        self.get_logger().info(f"method '{self.engine.method}' warmed up at {width}x{height} in "
+                               f"{time.perf_counter() - start:.1f} s")
+
     def apply_parameters(self, updated: dict, changed: set[str]) -> None:
         if _ENGINE_PARAMETERS & changed:
             self.engine = self._make_engine(updated)
+            if self._warmed_size is not None:
+                self._warm_up(self._warmed_size)
 
     def diagnostic_values(self) -> dict[str, object]:
         # engine.*: dropped input pixels, non-finite outputs, fallbacks, the method's own counters
@@ -194,6 +218,9 @@ class DepthCompletionNode(SynchronizedNode):
     def process(self, matched: MatchedSet) -> None:
         image_msg = matched.messages["image"].payload
         frame = self._frame(matched)
+        size = (frame.camera.image_model().width, frame.camera.image_model().height)
+        if self._warmed_size is not None and self.engine.stats.frames == 0 and size != self._warmed_size:
+            self._warm_up(size)  # the first frame of another size: before any counted frame
         start = time.perf_counter()
         output = complete_frame(self.engine, frame, self.params["occlusion_window"] or None)
         inference_ms = (time.perf_counter() - start) * 1e3

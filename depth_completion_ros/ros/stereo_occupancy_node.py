@@ -120,6 +120,7 @@ class StereoOccupancyNode(SynchronizedNode):
             f"stereo occupancy: source '{p['source']}', method '{p['method']}' on {describe_device(self.device)}; "
             f"grid {self.grid.shape} at {self.grid.resolution} m in '{self.grid.frame_id}'"
         )
+        self.ready()
 
     def inputs(self, params: dict) -> dict[str, tuple[type, str | None]]:
         if params["source"] == "depth":

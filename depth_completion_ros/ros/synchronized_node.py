@@ -3,9 +3,12 @@
 * parameters from a :class:`ParameterSpec` table (descriptors, ranges, runtime rules);
 * QoS by parameter, logged per input at start-up, and a warning naming each input that
   stays silent (the usual cause: a QoS mismatch);
-* the synchronizer policy (ROS-free) fed by the intake callbacks, and a
-  :class:`LatestSlot` + guard condition that run the processing in a second callback
-  group, so slow inference never blocks intake and the newest complete set wins;
+* the synchronizer policy (ROS-free) fed by the intake callbacks, and a bounded
+  :class:`SetQueue` + guard condition that run the processing in a second callback group,
+  so slow inference never blocks intake, a burst of sets is answered in order, and when
+  the worker falls ``work_queue_size`` sets behind the oldest is skipped (``skipped_busy``);
+* every drop (synchronizer reasons, ``skipped_busy``) counted and logged, rate-limited per
+  reason;
 * CameraInfo caches matched to images by stamp;
 * bad input: one rate-limited log line per kind and a diagnostic counter, never a crash;
 * diagnostics at 1 Hz; a backwards clock jump (``use_sim_time``, a looping bag) resets the
@@ -35,7 +38,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo
 
 from depth_completion_ros.errors import BadInputError
-from depth_completion_ros.pipeline.sync import ApproximateSync, LatestSlot, MatchedSet, SyncConfig
+from depth_completion_ros.pipeline.sync import ApproximateSync, MatchedSet, SetQueue, SyncConfig
 from depth_completion_ros.ros.diagnostics import NodeStatistics, diagnostic_array
 from depth_completion_ros.ros.parameters import ParameterSpec, check_update, declare_all
 from depth_completion_ros.ros.qos import QOS_NAMES, describe_qos, qos_from_name
@@ -46,10 +49,15 @@ THROTTLE_S = 5.0  # at most one log line per kind of problem in this many second
 # its own reader, and the executor picks any ready callback. Processing waits this long for
 # it (intake runs in the other callback group) before the set counts as no_camera_info.
 FIRST_CAMERA_INFO_WAIT_S = 1.0
+# Later sets wait at most this long for the CameraInfo with their image's stamp (when the
+# topic stamps them so), instead of taking the previous frame's.
+CAMERA_INFO_STAMP_WAIT_S = 0.1
 
 COMMON_PARAMETERS = (
     ParameterSpec("slop", 0.05, "Largest stamp difference inside a synchronized set, seconds.", 0.0, 1.0, runtime=False),
     ParameterSpec("queue_size", 10, "Messages kept per input while waiting for partners.", 1, 100, runtime=False),
+    ParameterSpec("work_queue_size", 5, "Synchronized sets kept waiting while the worker is busy; when full, the "
+                  "oldest is skipped (drops.skipped_busy).", 1, 100, runtime=False),
     ParameterSpec("input_qos", "sensor_data", "QoS of the subscriptions.", choices=QOS_NAMES, runtime=False),
     ParameterSpec("output_qos", "reliable", "QoS of the publishers.", choices=QOS_NAMES, runtime=False),
     ParameterSpec("qos_depth", 5, "History depth of subscriptions and publishers.", 1, 100, runtime=False),
@@ -74,8 +82,24 @@ def extrinsic_parameters(prefix: str, sensor: str, target: str) -> tuple[Paramet
 BAD_INPUT_KINDS = (
     ("Image.encoding", "wrong_encoding"), ("image", "image_size_mismatch"), ("Image", "bad_image"),
     ("CameraInfo", "bad_camera_info"), ("camera_info", "no_camera_info"), ("PointCloud2", "bad_cloud"),
-    ("lidar", "empty_cloud"), ("extrinsics", "missing_extrinsics"), ("stereo", "stereo_mismatch"),
+    ("lidar.projection", "no_projection"), ("lidar", "empty_cloud"), ("extrinsics", "missing_extrinsics"), ("stereo", "stereo_mismatch"),
 )
+
+
+# the log line of each drop reason (``unused`` partners are expected and not logged);
+# {new}: count since the last line, {total}: count since start, {pivot}: the pivot input
+DROP_LOG_LINES = {
+    "too_old": "dropped {new} message(s) older than the last synchronized set (drops.too_old, {total} in all): "
+               "late or reordered delivery",
+    "no_partner": "dropped {new} '{pivot}' message(s) with no partner within 'slop' on a required input "
+                  "(drops.no_partner, {total} in all): check the stamps, the rates and 'slop'",
+    "queue_overflow": "dropped {new} message(s) from a full input queue while waiting for partners "
+                      "(drops.queue_overflow, {total} in all): is a required input missing?",
+    "sync_resets": "time went backwards (a looping bag or a clock reset): the synchronizer was reset "
+                   "({total} resets; its queued messages count as drops.time_jump)",
+    "skipped_busy": "skipped {new} synchronized set(s): processing fell 'work_queue_size' sets behind "
+                    "(drops.skipped_busy, {total} in all)",
+}
 
 
 def bad_input_kind(field: str) -> str:
@@ -98,12 +122,15 @@ class SynchronizedNode(Node):
         self.stats = NodeStatistics()
         inputs = self.inputs(self.params)
         self.sync = ApproximateSync(self.sync_config(self.params))
-        self.slot = LatestSlot()
+        self.work_queue = SetQueue(self.params["work_queue_size"])
+        self._drops_logged: dict[str, int] = {}
+        self._drops_lock = threading.Lock()
         self._inputs = inputs
         self._camera_infos: dict[str, deque[CameraInfo]] = {
             topic: deque(maxlen=self.params["queue_size"]) for topic, (_, name_) in inputs.items() if name_ is None
         }
         self._camera_info_arrived = threading.Condition()
+        self._info_stamped: dict[str, bool] = {}  # info topic -> its last lookup found the image's stamp
         self._last_input: dict[str, float] = {}
         self._last_warning: dict[str, float] = {}
         self._started = time.monotonic()
@@ -116,7 +143,7 @@ class SynchronizedNode(Node):
                                      callback_group=intake)
             self.get_logger().info(f"input '{self.resolve_topic_name(topic)}' QoS: {describe_qos(self.input_qos)}")
         self.pub_diagnostics = self.create_publisher(DiagnosticArray, "~/diagnostics", 10)
-        self._work = self.create_guard_condition(self._process_latest, callback_group=work)
+        self._work = self.create_guard_condition(self._process_queued, callback_group=work)
         # Wall-clock (steady) timer: with use_sim_time a paused or looping /clock must not
         # stop the diagnostics that would tell why nothing comes out.
         self.create_timer(1.0, self._publish_diagnostics, clock=Clock(clock_type=ClockType.STEADY_TIME))
@@ -124,7 +151,7 @@ class SynchronizedNode(Node):
         # use_sim_time: when /clock jumps back (a bag loops), start matching afresh.
         self._jump_handler = self.get_clock().create_jump_callback(
             JumpThreshold(min_forward=None, min_backward=Duration(seconds=-0.5), on_clock_change=True),
-            post_callback=lambda _jump: self.sync.reset(),
+            post_callback=self._on_clock_jump,
         )
 
     # ---- for subclasses --------------------------------------------------------------
@@ -148,6 +175,12 @@ class SynchronizedNode(Node):
     def apply_parameters(self, updated: dict, changed: set[str]) -> None:
         """Called after a runtime change was accepted; ``self.params`` is then ``updated``."""
 
+    def ready(self) -> None:
+        """Subclasses call this at the end of their set-up (models loaded and warmed up):
+        logs that the node is ready and starts the silent-input clock from now."""
+        self._started = time.monotonic()
+        self.get_logger().info("ready")
+
     # ---- shared helpers ----------------------------------------------------------------
     def warn(self, kind: str, text: str) -> None:
         """Log at most one line per kind every few seconds (a broken sensor floods otherwise)."""
@@ -165,15 +198,27 @@ class SynchronizedNode(Node):
         """The CameraInfo of ``info_topic`` with the image's stamp, else the latest one.
 
         Before the first CameraInfo of the topic, waits up to :data:`FIRST_CAMERA_INFO_WAIT_S`
-        for it to be taken in (so call it from the work callback group, not from intake).
+        for it to be taken in; when the topic's CameraInfos carry their images' stamps (the
+        last lookup found one), waits up to :data:`CAMERA_INFO_STAMP_WAIT_S` for this image's,
+        since a set can be complete before its CameraInfo is taken in (so call it from the
+        work callback group, not from intake).
         """
+        stamp = image_msg.header.stamp
+
+        def usable() -> bool:
+            infos = self._camera_infos[info_topic]
+            return bool(infos) and (not self._info_stamped.get(info_topic, False)
+                                    or any(info.header.stamp == stamp for info in infos))
+
         with self._camera_info_arrived:
-            self._camera_info_arrived.wait_for(lambda: len(self._camera_infos[info_topic]) > 0,
-                                               timeout=FIRST_CAMERA_INFO_WAIT_S)
+            first = not self._camera_infos[info_topic]
+            self._camera_info_arrived.wait_for(
+                usable, timeout=FIRST_CAMERA_INFO_WAIT_S if first else CAMERA_INFO_STAMP_WAIT_S)
             infos = list(self._camera_infos[info_topic])
         if not infos:
             raise BadInputError("camera_info", f"no CameraInfo received on '{info_topic}' yet")
-        same_stamp = [info for info in infos if info.header.stamp == image_msg.header.stamp]
+        same_stamp = [info for info in infos if info.header.stamp == stamp]
+        self._info_stamped[info_topic] = bool(same_stamp)
         return same_stamp[-1] if same_stamp else infos[-1]
 
     # ---- internals ---------------------------------------------------------------------
@@ -197,25 +242,48 @@ class SynchronizedNode(Node):
                     self._camera_infos[topic].append(msg)
                     self._camera_info_arrived.notify_all()
                 return
-            for matched in self.sync.add(sync_name, stamp_to_ns(msg.header.stamp), msg):
+            matched_sets = self.sync.add(sync_name, stamp_to_ns(msg.header.stamp), msg)
+            for matched in matched_sets:
                 self.stats.synchronized()
-                self.slot.put(matched)
+                self.work_queue.put(matched)
+            if matched_sets:
                 self._work.trigger()
+            self._log_new_drops()
 
         return callback
 
-    def _process_latest(self) -> None:
-        matched = self.slot.take(timeout=0)
-        if matched is None:
-            return
-        try:
-            self.process(matched)
-        except BadInputError as error:
-            self.bad_input(error)
-        except Exception as error:  # a robot node must survive any single frame; say what broke
-            self.stats.bad("internal_error")
-            self.warn("internal_error", f"frame dropped, internal error (internal_error): {error!r}\n"
-                      f"{traceback.format_exc()}")
+    def _drop_counts(self) -> dict[str, int]:
+        """Drops by reason (the synchronizer's and ``skipped_busy``) and synchronizer resets."""
+        sync = self.sync.stats()
+        return {**sync["drops"], "skipped_busy": self.work_queue.skipped, "sync_resets": sync["resets"]}
+
+    def _log_new_drops(self) -> None:
+        """One rate-limited log line per drop reason whose count grew since the last call."""
+        with self._drops_lock:
+            counts = self._drop_counts()
+            grown = {reason: n - self._drops_logged.get(reason, 0) for reason, n in counts.items()
+                     if n > self._drops_logged.get(reason, 0) and reason in DROP_LOG_LINES}
+            self._drops_logged = counts
+        for reason, new in grown.items():
+            self.warn(f"drop {reason}", DROP_LOG_LINES[reason].format(
+                new=new, total=counts[reason], pivot=self.sync.config.pivot))
+
+    def _on_clock_jump(self, _jump) -> None:
+        self.sync.reset()
+        self._log_new_drops()
+
+    def _process_queued(self) -> None:
+        """Process every queued set, oldest first (a guard condition triggered several times
+        while this runs calls it once more, not once per trigger)."""
+        while (matched := self.work_queue.take(timeout=0)) is not None:
+            try:
+                self.process(matched)
+            except BadInputError as error:
+                self.bad_input(error)
+            except Exception as error:  # a robot node must survive any single frame; say what broke
+                self.stats.bad("internal_error")
+                self.warn("internal_error", f"frame dropped, internal error (internal_error): {error!r}\n"
+                          f"{traceback.format_exc()}")
 
     def _publish_diagnostics(self) -> None:
         snapshot = self.stats.snapshot()
@@ -225,7 +293,7 @@ class SynchronizedNode(Node):
         values = {
             **{k: v for k, v in snapshot.items() if v is not None},
             **node_values,
-            "drops": {**sync["drops"], "skipped_busy": self.slot.skipped},
+            "drops": {**sync["drops"], "skipped_busy": self.work_queue.skipped},
             "sync_resets": sync["resets"],
         }
         if snapshot["bad_input"]:

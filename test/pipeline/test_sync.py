@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from depth_completion_ros.pipeline.sync import ApproximateSync, LatestSlot, MatchedSet, SyncConfig
+from depth_completion_ros.pipeline.sync import ApproximateSync, MatchedSet, SetQueue, SyncConfig
 
 MS = 1_000_000
 CONFIG = SyncConfig(pivot="lidar", required=("image",), optional=("radar",), slop_ns=20 * MS, queue_size=20)
@@ -145,21 +145,23 @@ def test_unknown_input_and_bad_config():
         SyncConfig(pivot="a", required=("a",))
 
 
-def test_latest_slot_hands_the_newest_set_and_counts_skips():
-    slot = LatestSlot()
+def test_set_queue_hands_every_set_in_order_and_drops_the_oldest_when_full():
+    queue = SetQueue(capacity=3)
     sets = [MatchedSet(i, {}) for i in range(5)]
-    for s in sets:
-        slot.put(s)
-    assert slot.take(timeout=0.1) is sets[-1] and slot.skipped == 4
-    assert slot.take(timeout=0.01) is None
+    assert [queue.put(s) for s in sets] == [0, 0, 0, 1, 1]
+    assert queue.skipped == 2 and len(queue) == 3
+    assert [queue.take(timeout=0) for _ in range(3)] == sets[2:]  # oldest first, newest kept
+    assert queue.take(timeout=0.01) is None
     got = []
-    worker = threading.Thread(target=lambda: got.append(slot.take(timeout=5)))
+    worker = threading.Thread(target=lambda: got.append(queue.take(timeout=5)))
     worker.start()
-    slot.put(sets[0])
+    queue.put(sets[0])
     worker.join(5)
     assert got == [sets[0]]
-    slot.close()
-    assert slot.take() is None
+    queue.close()
+    assert queue.take() is None
+    with pytest.raises(ValueError, match="capacity"):
+        SetQueue(0)
 
 
 def test_drain_matches_the_last_pivot_at_the_end_of_a_bag():
@@ -184,3 +186,76 @@ def test_awaited_optional_input_waits_until_the_next_pivot_only():
     assert [s.stamp_ns for s in sync.drain()] == [260 * MS]
     with pytest.raises(ValueError, match="awaited"):
         SyncConfig(pivot="image", required=(), optional=(), awaited=("radar",))
+
+
+def one_image_per_sweep(rate_hz: float, sweeps: int, jitter_ms: float, rng) -> tuple[list, list]:
+    """(lidar stamps, image stamps) of a KITTI-like rig: one image per sweep, the cloud
+    stamped within +-jitter_ms of its image (both orders), the camera's own period jittered
+    by 1 ms."""
+    period = 1e9 / rate_hz
+    images = (np.arange(sweeps) * period + rng.uniform(-1, 1, sweeps) * MS).astype(np.int64)
+    clouds = images + (rng.uniform(-jitter_ms, jitter_ms, sweeps) * MS).astype(np.int64)
+    return clouds.tolist(), images.tolist()
+
+
+@settings(max_examples=80, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), rate_hz=st.sampled_from([5.0, 10.0, 20.0]),
+       cloud_delay_ms=st.floats(0, 40), image_delay_ms=st.floats(0, 40))
+def test_every_jittered_sweep_is_matched_once_as_soon_as_its_set_is_in(seed, rate_hz, cloud_delay_ms,
+                                                                       image_delay_ms):
+    """Stamps +-5 ms around the image in both orders, delivery in any order across topics:
+    every sweep gets its own image, and (once each input's interval is known) its set is
+    released by the arrival of its last member, not held until the next image."""
+    rng = np.random.default_rng(seed)
+    clouds, images = one_image_per_sweep(rate_hz, 40, 5.0, rng)
+    events = []
+    for name, stamps, delay in (("lidar", clouds, cloud_delay_ms), ("image", images, image_delay_ms)):
+        arrive = np.maximum.accumulate(np.array(stamps) + rng.uniform(0, delay, len(stamps)) * MS)
+        events += [(a, stamp, name) for a, stamp in zip(arrive, stamps)]
+    events.sort()
+    sync = ApproximateSync(SyncConfig(pivot="lidar", required=("image",), slop_ns=20 * MS))
+    emitted = run(sync, [(name, stamp) for _, stamp, name in events])
+    assert [(s.stamp_ns, s.messages["image"].stamp_ns) for _, s in emitted] == list(zip(clouds, images))
+    arrival = {(name, stamp): i for i, (_, stamp, name) in enumerate(events)}
+    for sweep, (emitted_at, _) in enumerate(emitted):
+        if sweep >= 2:  # from the third sweep on, both inputs' intervals are known
+            assert emitted_at == max(arrival["lidar", clouds[sweep]], arrival["image", images[sweep]]), \
+                f"sweep {sweep} held back"
+    assert sync.stats()["drops"] == {reason: 0 for reason in sync.stats()["drops"]}
+
+
+def test_image_stamped_before_its_sweep_is_released_with_the_sweep():
+    sync = ApproximateSync(SyncConfig(pivot="lidar", required=("image",), slop_ns=20 * MS))
+    assert sync.add("image", 0) == [] and sync.add("lidar", 3 * MS) == []  # image interval not known yet
+    first = sync.add("image", 100 * MS)
+    assert [s.stamp_ns for s in first] == [3 * MS]
+    assert sync.add("lidar", 103 * MS)[0].messages["image"].stamp_ns == 100 * MS  # no wait for 200 ms
+    assert sync.add("image", 200 * MS) == []
+    assert sync.add("lidar", 196 * MS)[0].messages["image"].stamp_ns == 200 * MS
+
+
+def test_a_faster_camera_still_gets_the_nearest_image():
+    """30 Hz images, 10 Hz sweeps between two images: the set waits for the image that could
+    be nearer, and is released as soon as the next image cannot be."""
+    sync = ApproximateSync(SyncConfig(pivot="lidar", required=("image",), slop_ns=20 * MS))
+    for stamp in (0, 33, 66):
+        sync.add("image", stamp * MS)
+    assert sync.add("lidar", 85 * MS) == []  # the next image (>= 82 ms) may be nearer than 66 ms
+    sets = sync.add("image", 99 * MS)
+    assert sets[0].messages["image"].stamp_ns == 99 * MS
+    assert sync.add("image", 132 * MS) == []
+    sets = sync.add("lidar", 134 * MS)  # 132 is 2 ms away, the next image >= 148 ms: final now
+    assert sets[0].messages["image"].stamp_ns == 132 * MS
+
+
+def test_no_partner_is_final_once_no_image_can_come_within_slop():
+    sync = ApproximateSync(SyncConfig(pivot="lidar", required=("image",), slop_ns=10 * MS))
+    sync.add("image", 0)
+    sync.add("image", 100 * MS)
+    assert len(sync.add("lidar", 100 * MS)) == 1
+    sync.add("image", 200 * MS)
+    assert sync.add("lidar", 215 * MS) == []  # the next image comes >= 250 ms: none can be within 10 ms
+    assert sync.stats()["drops"]["no_partner"] == 1
+    assert sync.add("lidar", 248 * MS) == []  # an image at 250 ms could still match
+    assert sync.stats()["drops"]["no_partner"] == 1
+    assert sync.add("image", 252 * MS)[0].stamp_ns == 248 * MS

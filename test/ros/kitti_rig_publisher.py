@@ -10,7 +10,10 @@ Scenarios:
     time_jump     after half the frames the stamps restart 20 s earlier (a looping bag);
     bad_inputs    every other frame is broken in one way (wrong encoding, image size
                   different from its CameraInfo, all-zero K, truncated cloud, NaN/Inf
-                  points, empty cloud).
+                  points, empty cloud, no point in the camera's view).
+
+Each cloud is stamped within +-5 ms of its image, in both orders (as a real LiDAR and
+camera are), and every other frame publishes the cloud before the image.
 
 It waits until the node under test subscribes and publishes ``depth``, then prints one
 JSON line per LiDAR sweep: {"stamp_ns", "frame", "case", "expect_output"} (the image stamp).
@@ -39,7 +42,8 @@ from depth_completion_ros.ros.camera_info import model_to_camera_info
 from depth_completion_ros.ros.image import numpy_to_image
 from depth_completion_ros.ros.pointcloud import array_to_pointcloud2, xyz_to_pointcloud2
 
-BAD_CASES = ("wrong_encoding", "image_size_mismatch", "zero_k", "truncated_cloud", "nonfinite_points", "empty_cloud")
+BAD_CASES = ("wrong_encoding", "image_size_mismatch", "zero_k", "truncated_cloud", "nonfinite_points", "empty_cloud",
+             "no_projection")
 CAMERA_FRAME, LIDAR_FRAME = "camera_optical_frame", "velodyne"
 QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 TEARDOWN_LIMIT_S = 15.0
@@ -65,8 +69,9 @@ def load_frames(root: Path) -> list[dict]:
     return frames
 
 
-def messages_for(frame: dict, case: str, stamp_ns: int) -> tuple[CameraInfo, Image, PointCloud2]:
-    """CameraInfo, Image and cloud for one sweep, broken as ``case`` says."""
+def messages_for(frame: dict, case: str, stamp_ns: int, cloud_offset_ns: int) -> tuple[CameraInfo, Image, PointCloud2]:
+    """CameraInfo, Image and cloud (stamped ``cloud_offset_ns`` after the image) for one
+    sweep, broken as ``case`` says."""
     camera: CameraModel = frame["camera"]
     info = model_to_camera_info(camera, stamp_ns, CAMERA_FRAME)
     image = numpy_to_image(frame["rgb"], "rgb8", stamp_ns, CAMERA_FRAME)
@@ -83,7 +88,10 @@ def messages_for(frame: dict, case: str, stamp_ns: int) -> tuple[CameraInfo, Ima
         scan[1::7, 2] = np.inf
     elif case == "empty_cloud":
         scan = scan[:0]
-    cloud = xyz_to_pointcloud2(scan[:, :3], stamp_ns - 2_000_000, LIDAR_FRAME, intensity=scan[:, 3])
+    elif case == "no_projection":  # every point behind the camera (wrong extrinsics look like this)
+        scan = scan.copy()
+        scan[:, 0] = -np.abs(scan[:, 0]) - 1.0
+    cloud = xyz_to_pointcloud2(scan[:, :3], stamp_ns + cloud_offset_ns, LIDAR_FRAME, intensity=scan[:, 3])
     if case == "truncated_cloud":
         cloud.data = bytes(cloud.data)[: len(cloud.data) // 2]
     return info, image, cloud
@@ -141,10 +149,15 @@ def main() -> None:
             offset_ns -= 20_000_000_000
         stamp_ns = base_ns + offset_ns + int(rng.uniform(-3e6, 3e6))
         frame = frames[k % len(frames)]
-        info, image, cloud = messages_for(frame, case, stamp_ns)
+        cloud_offset_ns = int(rng.uniform(0.5e6, 5e6)) * (1 if k % 4 < 2 else -1)
+        info, image, cloud = messages_for(frame, case, stamp_ns, cloud_offset_ns)
         pub_info.publish(info)
-        pub_image.publish(image)
-        pub_lidar.publish(cloud)
+        if k % 2:
+            pub_lidar.publish(cloud)
+            pub_image.publish(image)
+        else:
+            pub_image.publish(image)
+            pub_lidar.publish(cloud)
         radar_on = args.radar and not (args.scenario == "radar_dropout" and k >= args.frames // 2)
         while radar_on and radar_next_ns <= base_ns + (k + 1) * period_ns:
             radar_stamp_ns = radar_next_ns + offset_ns - k * period_ns  # same clock jump as the sweep

@@ -133,16 +133,13 @@ def run_node(kitti_root: Path, tmp_path: Path, domain: int, scenario: str, frame
     return Run(manifest, depth, diagnostics, node_log, node_process.returncode)
 
 
-def assert_one_output_per_sweep(run: Run, expected_stamps: list[int], bad_sets: int = 0) -> None:
-    """Exactly one output per synchronized sweep, stamped with its image stamp; a sweep the
-    node had to skip because inference was still busy (a loaded CI machine) must be
-    counted as such in the diagnostics instead. Sets are checked by the worker, so up to
-    ``bad_sets`` broken sets may be skipped as busy too."""
-    skipped = int(run.last_values()["drops.skipped_busy"])
-    assert set(run.depth) <= set(expected_stamps)
-    missing = len(expected_stamps) - len(run.depth)
-    assert missing <= skipped <= missing + bad_sets, (sorted(run.depth), expected_stamps, skipped)
-    assert skipped <= (len(expected_stamps) + bad_sets) // 3
+def assert_one_output_per_sweep(run: Run, expected_stamps: list[int]) -> None:
+    """Exactly one output per synchronized sweep, stamped with its image stamp, and nothing
+    skipped as busy: at these rates the node is never overloaded (a stall is absorbed by
+    its queue of sets)."""
+    assert sorted(run.depth) == sorted(expected_stamps), (sorted(run.depth), expected_stamps)
+    values = run.last_values()
+    assert int(values["drops.skipped_busy"]) == 0 and int(values["drops.no_partner"]) == 0, values
 
 
 def expected_depth(kitti_root: Path, frame_index: int) -> np.ndarray:
@@ -169,12 +166,11 @@ def test_one_output_per_sweep_with_image_stamp_and_same_values_as_the_pipeline(k
 
 
 def test_bad_inputs_are_logged_counted_and_never_published(kitti_object, tmp_path, ros_domain_id):
-    # 2 Hz: a broken set skipped as busy would never reach the checks counted below
-    run = run_node(kitti_object, tmp_path, ros_domain_id, "bad_inputs", frames=12, rate_hz=2.0)
-    assert_one_output_per_sweep(run, [e["stamp_ns"] for e in run.manifest if e["expect_output"]],
-                                bad_sets=sum(not e["expect_output"] for e in run.manifest))
+    run = run_node(kitti_object, tmp_path, ros_domain_id, "bad_inputs", frames=14)
+    assert_one_output_per_sweep(run, [e["stamp_ns"] for e in run.manifest if e["expect_output"]])
     values = run.last_values()
-    for kind in ("wrong_encoding", "image_size_mismatch", "bad_camera_info", "bad_cloud", "empty_cloud"):
+    for kind in ("wrong_encoding", "image_size_mismatch", "bad_camera_info", "bad_cloud", "empty_cloud",
+                 "no_projection"):
         assert int(values.get(f"bad_input.{kind}", 0)) >= 1, (kind, values)
         assert f"({kind})" in run.node_log, f"no log line for {kind}"
     assert int(values["bad_input.nonfinite_points"]) > 0
@@ -314,6 +310,11 @@ def radar_camera_rig(domain: int, weights: Path) -> Iterator[RadarCameraRig]:
         rclpy.shutdown(context=context)
 
 
+def frame_kinds(node: DepthCompletionNode) -> dict[str, int]:
+    """The radar method's nonzero frame counters since the node's warm-up."""
+    return {kind: n for kind, n in node.engine.counters().items() if kind.endswith("_frames") and n}
+
+
 def test_radar_camera_without_lidar_gives_depth_of_the_camera_size(ros_domain_id, radar_checkpoint):
     with radar_camera_rig(ros_domain_id, radar_checkpoint) as rig:
         assert "lidar/points" not in {sub.topic_name.lstrip("/") for sub in rig.node.subscriptions}
@@ -325,7 +326,7 @@ def test_radar_camera_without_lidar_gives_depth_of_the_camera_size(ros_domain_id
         depth = image_to_numpy(msg)
         assert depth.shape == (CAMERA.height, CAMERA.width) and stamp_to_ns(msg.header.stamp) == 10**9
         assert np.isfinite(depth).any()
-        assert rig.node.engine.method == "radar" and rig.node.engine.implementation.counts == {"radar_frames": 1}
+        assert rig.node.engine.method == "radar" and frame_kinds(rig.node) == {"radar_frames": 1}
 
 
 def test_radar_camera_without_any_radar_still_publishes_camera_only_depth(ros_domain_id, radar_checkpoint):
@@ -336,7 +337,7 @@ def test_radar_camera_without_any_radar_still_publishes_camera_only_depth(ros_do
         for stamp_ns in (2 * 10**9, 3 * 10**9):
             (depth,) = rig.image(stamp_ns)
             assert image_to_numpy(depth).shape == (CAMERA.height, CAMERA.width)
-        assert rig.node.engine.implementation.counts == {"camera_only_frames": 2}
+        assert frame_kinds(rig.node) == {"camera_only_frames": 2}
         assert not rig.node.stats.bad_input
 
 
@@ -347,4 +348,4 @@ def test_radar_without_the_configured_fields_is_counted_and_the_frame_completed(
         (depth,) = rig.image(10**9)
         assert image_to_numpy(depth).shape == (CAMERA.height, CAMERA.width)
         assert rig.node.stats.bad_input == {"bad_radar": 1}
-        assert rig.node.engine.implementation.counts == {"camera_only_frames": 1}
+        assert frame_kinds(rig.node) == {"camera_only_frames": 1}

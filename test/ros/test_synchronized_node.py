@@ -1,4 +1,4 @@
-"""The shared node base: a set completed before the first CameraInfo waits for it, boundedly."""
+"""The shared node base: CameraInfo lookup (a set may complete before its CameraInfo is in) and drop logs."""
 
 import threading
 import time
@@ -12,7 +12,8 @@ from depth_completion_ros.geometry.camera import CameraModel
 from depth_completion_ros.ros.camera_info import model_to_camera_info
 from depth_completion_ros.ros.depth_completion_node import DepthCompletionNode
 from depth_completion_ros.ros.image import numpy_to_image
-from depth_completion_ros.ros.synchronized_node import FIRST_CAMERA_INFO_WAIT_S
+from depth_completion_ros.pipeline.sync import MatchedSet
+from depth_completion_ros.ros.synchronized_node import CAMERA_INFO_STAMP_WAIT_S, FIRST_CAMERA_INFO_WAIT_S
 
 CAMERA = CameraModel.from_intrinsics(50.0, 50.0, 15.5, 11.5, 32, 24)
 STAMP_NS = 5 * 10**9
@@ -48,3 +49,51 @@ def test_without_any_camera_info_the_wait_ends_in_bad_input(node):
     with pytest.raises(BadInputError, match="no CameraInfo received"):
         node.camera_info_for("camera_info", image_msg())
     assert FIRST_CAMERA_INFO_WAIT_S * 0.9 <= time.monotonic() - start < FIRST_CAMERA_INFO_WAIT_S + 2.0
+
+
+def test_a_set_waits_briefly_for_the_camera_info_with_its_own_stamp(node):
+    intake = node._intake_callback("camera_info")
+    intake(model_to_camera_info(CAMERA, STAMP_NS, "camera"))
+    assert node.camera_info_for("camera_info", image_msg()).header.stamp == image_msg().header.stamp
+    later_ns = STAMP_NS + 100_000_000
+    later_image = numpy_to_image(np.zeros((CAMERA.height, CAMERA.width, 3), np.uint8), "rgb8", later_ns, "camera")
+    own = model_to_camera_info(CAMERA, later_ns, "camera")
+    late = threading.Timer(0.03, intake, args=(own,))  # the set completed before its CameraInfo came in
+    late.start()
+    try:
+        assert node.camera_info_for("camera_info", later_image) is own
+    finally:
+        late.join()
+
+
+def test_camera_infos_without_image_stamps_are_used_without_waiting(node):
+    info = model_to_camera_info(CAMERA, 0, "camera")  # a driver that stamps its CameraInfo once
+    node._intake_callback("camera_info")(info)
+    for _ in range(2):
+        start = time.monotonic()
+        assert node.camera_info_for("camera_info", image_msg()) is info
+        assert time.monotonic() - start < CAMERA_INFO_STAMP_WAIT_S * 0.5
+
+
+def test_every_drop_reason_is_logged_once_per_burst_with_its_counter(node):
+    lines = []
+    node.warn = lambda kind, text: lines.append((kind, text))
+    ms = 1_000_000
+    for stamp in (0, 100, 200):
+        node.sync.add("image", stamp * ms)
+    node.sync.add("lidar", 130 * ms)  # 30 ms from its nearest image, slop 50 ms: matched
+    node.sync.add("lidar", 330 * ms)
+    node.sync.add("image", 400 * ms)  # 70 ms from 330: no partner
+    node.sync.add("image", 50 * ms)  # older than the newest image: too old
+    for i in range(node.work_queue.capacity + 2):
+        node.work_queue.put(MatchedSet(i, {}))
+    node._log_new_drops()
+    node._on_clock_jump(None)
+    kinds = [kind for kind, _ in lines]
+    assert kinds == ["drop too_old", "drop no_partner", "drop skipped_busy", "drop sync_resets"]
+    text = dict(lines)
+    assert "drops.no_partner, 1 in all" in text["drop no_partner"] and "'lidar'" in text["drop no_partner"]
+    assert "skipped 2 synchronized set(s)" in text["drop skipped_busy"]
+    assert "time went backwards" in text["drop sync_resets"]
+    node._log_new_drops()
+    assert len(lines) == 4  # nothing new, nothing logged
