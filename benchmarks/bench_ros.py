@@ -1,13 +1,25 @@
-"""End-to-end ROS latency of the depth-completion node, across processes, over Fast DDS.
+"""End-to-end behaviour of the depth-completion node across processes over Fast DDS.
 
-KITTI-size frames (1242x375 rgb8 image + CameraInfo + ~120k-point cloud) are published at
-10 Hz from this process; the node runs in another process with the classical method; its
-``depth`` output is received back here. For each Fast DDS transport configuration
-(default, LARGE_DATA) it prints the latency stamp -> received output (median, p95),
-throughput and drops, and the ROS overhead: latency minus the pipeline's own time
-(``complete_frame`` on the same frame, measured in this run).
+A KITTI-size rig (1242x375 rgb8 image + CameraInfo + the ~120k-point HDL-64 cloud of KITTI
+object frame 000001) is published from a driver process to the node in another process,
+with realistic stamps: the image jittered +-1 ms around its period, the cloud stamped within
++-``--jitter-ms`` of its image in both orders (alternating), and the cloud published before
+the image on every other sweep. For each method and rate, ``--repeats`` runs of ``--frames``
+sweeps print:
 
-Run: .venv/bin/python benchmarks/bench_ros.py [--frames 100] [--rate 10]
+* answered / sent, and whether every sweep was answered exactly once;
+* latency stamp -> output received (median, p95, p99);
+* ROS overhead: latency minus the node's own inference time (the median of the node's
+  per-second inference medians; p95 overhead = p95 latency - that median, an upper bound);
+* the node's drops by reason (from its diagnostics);
+* the pipeline alone in this process (``complete_frame``) as the in-run reference, and the
+  ratio median latency / pipeline.
+
+The first ``PRIMING_FRAMES`` sweeps of a run open the DDS channels (the first sample over a
+new match can take seconds) and are neither counted nor timed.
+
+Run: .venv/bin/python benchmarks/bench_ros.py [--methods classical,learned] [--rates 10]
+     [--frames 100] [--repeats 1] [--transport LARGE_DATA|default]
 """
 
 from __future__ import annotations
@@ -25,7 +37,8 @@ from common import REPO, device_name, median_ms, print_header, shared_data
 
 from depth_completion_ros.geometry.camera import CameraModel
 
-TRANSPORTS = {"default": None, "LARGE_DATA": "LARGE_DATA"}
+PRIMING_FRAMES = 3
+SETTLE_S = 3.0  # after the last sweep: outputs still in flight, two diagnostics ticks
 
 
 def kitti_frame() -> tuple[np.ndarray, CameraModel, np.ndarray, np.ndarray]:
@@ -49,104 +62,159 @@ def kitti_frame() -> tuple[np.ndarray, CameraModel, np.ndarray, np.ndarray]:
     return rgb, calib.camera(2, rgb.shape[1], rgb.shape[0]), read_velodyne_bin(root / "velodyne" / "000001.bin"), calib.T_cam0_velo
 
 
-def drive(frames: int, rate: float) -> dict:
-    """In a child process with the transport env already set: start the node, publish,
-    collect the outputs; returns latencies (ms) and counts."""
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def drive(method: str, frames: int, rate: float, jitter_ms: float, seed: int) -> dict:
+    """In a child process with the transport env already set: start the node, publish the
+    jittered rig, collect outputs and the node's last diagnostics."""
     import rclpy
+    from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
     from depth_completion_ros.ros.camera_info import model_to_camera_info
+    from depth_completion_ros.ros.diagnostics import diagnostic_values
     from depth_completion_ros.ros.image import numpy_to_image
     from depth_completion_ros.ros.pointcloud import xyz_to_pointcloud2
-    from depth_completion_ros.ros.stamps import stamp_to_ns
+    from depth_completion_ros.ros.stamps import make_header, stamp_to_ns
 
     rgb, camera, scan, T = kitti_frame()
     matrix = ",".join(repr(float(v)) for v in T.ravel())
     node = subprocess.Popen(
         [sys.executable, "-m", "depth_completion_ros.ros.depth_completion_node", "--ros-args",
-         "-p", "input_qos:=reliable", "-p", f"lidar_to_camera.matrix:=[{matrix}]"],
+         "-p", "input_qos:=reliable", "-p", f"lidar_to_camera.matrix:=[{matrix}]", "-p", f"method:={method}",
+         "-p", f"warm_up_size:=[{rgb.shape[1]},{rgb.shape[0]}]"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     rclpy.init()
     driver = rclpy.create_node("bench_ros_driver")
     qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-    pubs = [driver.create_publisher(t, n, qos) for t, n in ((CameraInfo, "camera_info"), (Image, "image"),
-                                                            (PointCloud2, "lidar/points"))]
-    received: dict[int, float] = {}
-    sub = driver.create_subscription(Image, "depth", lambda m: received.setdefault(stamp_to_ns(m.header.stamp),
-                                                                                     time.time_ns()), qos)
+    pub_info, pub_image, pub_cloud = (driver.create_publisher(t, n, qos) for t, n in (
+        (CameraInfo, "camera_info"), (Image, "image"), (PointCloud2, "lidar/points")))
+    received: dict[int, list[int]] = {}
+    diagnostics: list[DiagnosticArray] = []
+    subs = [driver.create_subscription(Image, "depth", lambda m: received.setdefault(
+                stamp_to_ns(m.header.stamp), []).append(time.time_ns()), qos),
+            driver.create_subscription(DiagnosticArray, "depth_completion/diagnostics", diagnostics.append, 10)]
     executor = rclpy.executors.SingleThreadedExecutor()
     executor.add_node(driver)
-    deadline = time.monotonic() + 60
-    while (sub.get_publisher_count() == 0 or any(p.get_subscription_count() == 0 for p in pubs)) \
+    deadline = time.monotonic() + 120  # includes the node's model load and warm-up
+    while (any(s.get_publisher_count() == 0 for s in subs)
+           or any(p.get_subscription_count() == 0 for p in (pub_info, pub_image, pub_cloud))) \
             and time.monotonic() < deadline:
         executor.spin_once(timeout_sec=0.05)
     time.sleep(1.0)
-    sent = []
-    period = 1.0 / rate
-    start = time.monotonic()
-    for k in range(frames + 5):  # 5 warm-up frames, not counted
-        stamp = time.time_ns()
-        pubs[0].publish(model_to_camera_info(camera, stamp, "camera_optical_frame"))
-        pubs[1].publish(numpy_to_image(rgb, "rgb8", stamp, "camera_optical_frame"))
-        pubs[2].publish(xyz_to_pointcloud2(scan[:, :3], stamp, "velodyne", intensity=scan[:, 3]))
-        if k >= 5:
+    # messages built once: the driver's own conversion time must not pace the rig
+    info = model_to_camera_info(camera, 0, "camera_optical_frame")
+    image = numpy_to_image(rgb, "rgb8", 0, "camera_optical_frame")
+    cloud = xyz_to_pointcloud2(scan[:, :3], 0, "velodyne", intensity=scan[:, 3])
+    rng = np.random.default_rng(seed)
+    sent: list[int] = []
+    period_s = 1.0 / rate
+    start_ns, start = time.time_ns(), time.monotonic()
+    for k in range(frames + PRIMING_FRAMES):
+        stamp = start_ns + int(k * period_s * 1e9 + rng.uniform(-1e6, 1e6))
+        offset = int(rng.uniform(0.5, jitter_ms) * 1e6) * (1 if k % 4 < 2 else -1)
+        info.header = image.header = make_header(stamp, "camera_optical_frame")
+        cloud.header = make_header(stamp + offset, "velodyne")
+        pub_info.publish(info)
+        for publisher, msg in ((pub_cloud, cloud), (pub_image, image))[:: 1 if k % 2 else -1]:
+            publisher.publish(msg)
+        if k >= PRIMING_FRAMES:
             sent.append(stamp)
-        while time.monotonic() < start + (k + 1) * period:
-            executor.spin_once(timeout_sec=max(0.0, min(0.005, start + (k + 1) * period - time.monotonic())))
-    settle = time.monotonic() + 2.0
+        while time.monotonic() < start + (k + 1) * period_s:
+            executor.spin_once(timeout_sec=max(0.0, min(0.005, start + (k + 1) * period_s - time.monotonic())))
+    settle = time.monotonic() + SETTLE_S
     while time.monotonic() < settle:
         executor.spin_once(timeout_sec=0.05)
     node.send_signal(2)
-    node.wait(timeout=20)
+    node.wait(timeout=30)
     driver.destroy_node()
     rclpy.try_shutdown()
-    latencies = [(received[s] - s) / 1e6 for s in sent if s in received]
-    return {"sent": len(sent), "received": len(latencies), "latency_ms": latencies,
-            "duration_s": frames / rate}
+    values = diagnostic_values(diagnostics[-1]) if diagnostics else {}
+    inference = [float(diagnostic_values(d)["inference_ms_median"]) for d in diagnostics
+                 if "inference_ms_median" in diagnostic_values(d)]
+    return {
+        "sent": len(sent),
+        "answered": sum(s in received for s in sent),
+        "duplicates": sum(len(received.get(s, [])) > 1 for s in sent),
+        "latency_ms": [(received[s][0] - s) / 1e6 for s in sent if s in received],
+        "inference_ms": statistics.median(inference) if inference else float("nan"),
+        "drops": {k.split(".", 1)[1]: int(v) for k, v in values.items()
+                  if k.startswith("drops.") and k != "drops.unused" and int(v)},
+        "bad_input": {k.split(".", 1)[1]: int(v) for k, v in values.items() if k.startswith("bad_input.")},
+        "diagnostics": values,
+        "rates": [{k: v for k, v in diagnostic_values(d).items() if "rate" in k or "latency" in k} for d in diagnostics],
+    }
+
+
+def run_driver(method: str, frames: int, rate: float, jitter_ms: float, seed: int, transport: str) -> dict | None:
+    env = {k: v for k, v in os.environ.items() if k != "FASTDDS_BUILTIN_TRANSPORTS"}
+    if transport != "default":
+        env["FASTDDS_BUILTIN_TRANSPORTS"] = transport
+    env["ROS_DOMAIN_ID"] = str(150 + seed % 50)
+    result = subprocess.run([sys.executable, __file__, "--drive", method, "--frames", str(frames), "--rates", str(rate),
+                             "--jitter-ms", str(jitter_ms), "--seed", str(seed)],
+                            env=env, capture_output=True, text=True, cwd=REPO, timeout=900)
+    if result.returncode != 0:
+        print(f"  driver failed: {result.stderr.strip()[-1500:]}")
+        return None
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--frames", type=int, default=100, help="frames per transport (default: %(default)s)")
-    parser.add_argument("--rate", type=float, default=10.0, help="frames per second (default: %(default)s)")
-    parser.add_argument("--drive", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--methods", default="classical,learned", help="comma-separated (default: %(default)s)")
+    parser.add_argument("--rates", default="10", help="comma-separated sweep rates, Hz (default: %(default)s)")
+    parser.add_argument("--frames", type=int, default=100, help="counted sweeps per run (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=1, help="runs per method and rate (default: %(default)s)")
+    parser.add_argument("--jitter-ms", type=float, default=5.0,
+                        help="largest |cloud stamp - image stamp|, ms (default: %(default)s)")
+    parser.add_argument("--transport", default="LARGE_DATA", choices=("LARGE_DATA", "default"),
+                        help="Fast DDS builtin transports (default: %(default)s)")
+    parser.add_argument("--verbose", action="store_true", help="also print the node's last diagnostics of each run")
+    parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--drive", metavar="METHOD", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.drive:
-        print(json.dumps(drive(args.frames, args.rate)))
+        print(json.dumps(drive(args.drive, args.frames, float(args.rates), args.jitter_ms, args.seed)))
         return
 
-    print_header(f"bench_ros: depth completion node, {args.frames} KITTI-size frames at {args.rate:g} Hz across processes")
+    print_header(f"bench_ros: depth completion node across processes, KITTI-size frames, stamps jittered "
+                 f"+-{args.jitter_ms:g} ms (both orders), transport {args.transport}")
     from depth_completion_ros.pipeline.depth_frame import DepthFrame, complete_frame
     from depth_completion_ros.pipeline.engine import CompletionEngine
 
     rgb, camera, scan, T = kitti_frame()
-    engine = CompletionEngine()
     frame = DepthFrame(rgb, camera, scan[:, :3], T)
-    pipeline_ms = median_ms(lambda: complete_frame(engine, frame), repeats=20)
-    print(f"pipeline alone (complete_frame, in-process, classical): median {pipeline_ms:.1f} ms")
-    for name, value in TRANSPORTS.items():
-        env = {k: v for k, v in os.environ.items() if k != "FASTDDS_BUILTIN_TRANSPORTS"}
-        if value:
-            env["FASTDDS_BUILTIN_TRANSPORTS"] = value
-        env["ROS_DOMAIN_ID"] = str(150 + len(name) % 50)
-        result = subprocess.run([sys.executable, __file__, "--drive", "--frames", str(args.frames), "--rate",
-                                 str(args.rate)], env=env, capture_output=True, text=True, cwd=REPO, timeout=600)
-        if result.returncode != 0:
-            print(f"{name}: driver failed: {result.stderr[-2000:]}")
-            continue
-        stats = json.loads(result.stdout.strip().splitlines()[-1])
-        lat = sorted(stats["latency_ms"])
-        if not lat:
-            print(f"transport {name:10s}: no output received ({stats['sent']} sent)")
-            continue
-        median = statistics.median(lat)
-        p95 = lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))]
-        print(f"transport {name:10s}: latency median {median:.1f} ms, p95 {p95:.1f} ms; "
-              f"throughput {stats['received'] / stats['duration_s']:.1f} Hz; "
-              f"received {stats['received']}/{stats['sent']} (drops {stats['sent'] - stats['received']}); "
-              f"ROS overhead (median latency - pipeline) {median - pipeline_ms:.1f} ms")
+    methods = args.methods.split(",")
+    pipeline_ms = {m: median_ms(lambda e=CompletionEngine(m): complete_frame(e, frame), repeats=15) for m in methods}
+    for method, ms in pipeline_ms.items():
+        print(f"reference: pipeline alone in this process (complete_frame, {method}): median {ms:.1f} ms")
+    seed = 0
+    for method in methods:
+        for rate in (float(r) for r in args.rates.split(",")):
+            for repeat in range(args.repeats):
+                seed += 1
+                stats = run_driver(method, args.frames, rate, args.jitter_ms, seed, args.transport)
+                if stats is None:
+                    continue
+                lat = stats["latency_ms"]
+                inference = stats["inference_ms"]
+                exact = stats["answered"] == stats["sent"] and stats["duplicates"] == 0
+                print(f"{method:9s} {rate:4.0f} Hz run {repeat + 1}: answered {stats['answered']}/{stats['sent']}"
+                      f"{' (every sweep once)' if exact else ''}; latency median {percentile(lat, 50):.1f} / "
+                      f"p95 {percentile(lat, 95):.1f} / p99 {percentile(lat, 99):.1f} ms; inference {inference:.1f} ms; "
+                      f"overhead median {percentile(lat, 50) - inference:.1f} / p95 {percentile(lat, 95) - inference:.1f} ms; "
+                      f"latency / pipeline {percentile(lat, 50) / pipeline_ms[method]:.2f}; "
+                      f"node drops {stats['drops'] or 'none'}{'; bad input ' + str(stats['bad_input']) if stats['bad_input'] else ''}",
+                      flush=True)
+                if args.verbose:
+                    print(f"  node's last diagnostics: {stats['diagnostics']}")
+                    for r in stats["rates"]:
+                        print("   ", r)
     print(f"device: {device_name()}")
 
 

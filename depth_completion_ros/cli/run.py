@@ -1,9 +1,9 @@
 """``dcr run``: start a configured pipeline of nodes in one process.
 
 For machines without ``ros2 launch`` (and for the demo): the nodes named in the
-parameters file are created in one process and spun by a MultiThreadedExecutor, the way
-a component container runs them. Each node keeps its own callback groups, so one node's
-inference never blocks another node's message intake.
+parameters file are created in one process, the way a component container runs them: one
+executor thread takes messages in for all of them, and each node processes its sets in its
+own worker thread, so one node's inference never blocks another node's message intake.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--remap", action="append", default=[], metavar="FROM:=TO",
                         help="topic remapping, repeatable (e.g. image:=/camera/image_rect)")
     parser.add_argument("--use-sim-time", action="store_true", help="follow /clock (bag replay)")
-    parser.add_argument("--threads", type=int, default=0, help="executor threads (default: 2 per node)")
 
 
 def node_names(config: Path) -> list[str]:
@@ -74,5 +73,5 @@ def run(args: argparse.Namespace) -> int:
         nodes[0].get_logger().info(f"dcr run: {', '.join(names)} from {args.config} "
                                    f"(FASTDDS_BUILTIN_TRANSPORTS={os.environ['FASTDDS_BUILTIN_TRANSPORTS']})")
 
-    spin_nodes(classes, ros_args, args.threads, on_start=announce)
+    spin_nodes(classes, ros_args, on_start=announce)
     return 0

@@ -26,10 +26,9 @@ busy wait in a queue of ``work_queue_size`` and are answered in order; only when
 falls that far behind is the oldest skipped (``drops.skipped_busy``, logged). The method is
 warmed up at ``warm_up_size`` before the node says it is ready.
 
-Threads: subscription callbacks (one mutually exclusive group) only store messages in
-the synchronizer; a guard condition in a second group runs the conversion, inference and
-publishing, so a slow model never blocks message intake. Spin it with a
-MultiThreadedExecutor (``main`` does).
+Threads: subscription callbacks (the executor thread) only store messages in the
+synchronizer; the node's worker thread runs the conversion, inference and publishing, so a
+slow model never blocks message intake (see ``synchronized_node``).
 """
 
 from __future__ import annotations

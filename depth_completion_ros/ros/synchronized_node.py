@@ -4,9 +4,9 @@
 * QoS by parameter, logged per input at start-up, and a warning naming each input that
   stays silent (the usual cause: a QoS mismatch);
 * the synchronizer policy (ROS-free) fed by the intake callbacks, and a bounded
-  :class:`SetQueue` + guard condition that run the processing in a second callback group,
-  so slow inference never blocks intake, a burst of sets is answered in order, and when
-  the worker falls ``work_queue_size`` sets behind the oldest is skipped (``skipped_busy``);
+  :class:`SetQueue` drained by the node's own worker thread, so slow inference never
+  blocks intake, a burst of sets is answered in order, and when the worker falls
+  ``work_queue_size`` sets behind the oldest is skipped (``skipped_busy``);
 * every drop (synchronizer reasons, ``skipped_busy``) counted and logged, rate-limited per
   reason;
 * CameraInfo caches matched to images by stamp;
@@ -14,8 +14,15 @@
 * diagnostics at 1 Hz; a backwards clock jump (``use_sim_time``, a looping bag) resets the
   synchronizer.
 
-Subclasses give their parameter table and implement :meth:`inputs`, :meth:`sync_config`,
-:meth:`process` and :meth:`diagnostic_values`.
+Subclasses give their parameter table, implement :meth:`inputs`, :meth:`sync_config`,
+:meth:`process` and :meth:`diagnostic_values`, and call :meth:`ready` when set up.
+
+Threads: the executor (one thread) runs only the intake callbacks, the diagnostics timer
+and the parameter services, all short. Processing runs in a plain worker thread blocked on
+the set queue, not in a second callback group of a MultiThreadedExecutor: rclpy's
+MultiThreadedExecutor busy-waits while a mutually exclusive group is running (its wait set
+keeps returning the entity it cannot dispatch), and that loop took over half the node's
+samples and the GIL from the worker, stalling outputs by hundreds of milliseconds.
 """
 
 from __future__ import annotations
@@ -30,10 +37,9 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import ParameterType
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType, JumpThreshold
 from rclpy.duration import Duration
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo
 
@@ -47,7 +53,7 @@ from depth_completion_ros.ros.stamps import stamp_to_ns
 THROTTLE_S = 5.0  # at most one log line per kind of problem in this many seconds
 # A set can be complete before the first CameraInfo is taken in: DDS delivers each topic on
 # its own reader, and the executor picks any ready callback. Processing waits this long for
-# it (intake runs in the other callback group) before the set counts as no_camera_info.
+# it (intake runs in the executor thread) before the set counts as no_camera_info.
 FIRST_CAMERA_INFO_WAIT_S = 1.0
 # Later sets wait at most this long for the CameraInfo with their image's stamp (when the
 # topic stamps them so), instead of taking the previous frame's.
@@ -137,13 +143,11 @@ class SynchronizedNode(Node):
 
         self.input_qos = qos_from_name(self.params["input_qos"], self.params["qos_depth"])
         self.output_qos = qos_from_name(self.params["output_qos"], self.params["qos_depth"])
-        intake, work = MutuallyExclusiveCallbackGroup(), MutuallyExclusiveCallbackGroup()
         for topic, (msg_type, _) in inputs.items():
-            self.create_subscription(msg_type, topic, self._intake_callback(topic), self.input_qos,
-                                     callback_group=intake)
+            self.create_subscription(msg_type, topic, self._intake_callback(topic), self.input_qos)
             self.get_logger().info(f"input '{self.resolve_topic_name(topic)}' QoS: {describe_qos(self.input_qos)}")
         self.pub_diagnostics = self.create_publisher(DiagnosticArray, "~/diagnostics", 10)
-        self._work = self.create_guard_condition(self._process_queued, callback_group=work)
+        self._worker = threading.Thread(target=self._work_loop, name=f"{name}_worker", daemon=True)
         # Wall-clock (steady) timer: with use_sim_time a paused or looping /clock must not
         # stop the diagnostics that would tell why nothing comes out.
         self.create_timer(1.0, self._publish_diagnostics, clock=Clock(clock_type=ClockType.STEADY_TIME))
@@ -165,7 +169,7 @@ class SynchronizedNode(Node):
         raise NotImplementedError
 
     def process(self, matched: MatchedSet) -> None:
-        """Convert, compute and publish one synchronized set (in the work callback group)."""
+        """Convert, compute and publish one synchronized set (in the worker thread)."""
         raise NotImplementedError
 
     def diagnostic_values(self) -> dict[str, object]:
@@ -177,9 +181,17 @@ class SynchronizedNode(Node):
 
     def ready(self) -> None:
         """Subclasses call this at the end of their set-up (models loaded and warmed up):
-        logs that the node is ready and starts the silent-input clock from now."""
+        starts the worker, logs that the node is ready and starts the silent-input clock."""
         self._started = time.monotonic()
+        self._worker.start()
         self.get_logger().info("ready")
+
+    def destroy_node(self) -> None:
+        """Stop the worker (it finishes the set in progress) before the publishers go."""
+        self.work_queue.close()
+        if self._worker.is_alive():
+            self._worker.join(timeout=10.0)
+        super().destroy_node()
 
     # ---- shared helpers ----------------------------------------------------------------
     def warn(self, kind: str, text: str) -> None:
@@ -201,7 +213,7 @@ class SynchronizedNode(Node):
         for it to be taken in; when the topic's CameraInfos carry their images' stamps (the
         last lookup found one), waits up to :data:`CAMERA_INFO_STAMP_WAIT_S` for this image's,
         since a set can be complete before its CameraInfo is taken in (so call it from the
-        work callback group, not from intake).
+        worker thread, not from intake).
         """
         stamp = image_msg.header.stamp
 
@@ -246,8 +258,6 @@ class SynchronizedNode(Node):
             for matched in matched_sets:
                 self.stats.synchronized()
                 self.work_queue.put(matched)
-            if matched_sets:
-                self._work.trigger()
             self._log_new_drops()
 
         return callback
@@ -272,10 +282,9 @@ class SynchronizedNode(Node):
         self.sync.reset()
         self._log_new_drops()
 
-    def _process_queued(self) -> None:
-        """Process every queued set, oldest first (a guard condition triggered several times
-        while this runs calls it once more, not once per trigger)."""
-        while (matched := self.work_queue.take(timeout=0)) is not None:
+    def _work_loop(self) -> None:
+        """The worker thread: process the queued sets, oldest first, until the queue closes."""
+        while (matched := self.work_queue.take()) is not None:
             try:
                 self.process(matched)
             except BadInputError as error:
@@ -322,17 +331,17 @@ class SynchronizedNode(Node):
         return [f"no input on {', '.join(silent)}"] if silent else []
 
 
-def spin_nodes(node_classes: list[type[Node]], args: list[str] | None = None, threads: int = 0,
+def spin_nodes(node_classes: list[type[Node]], args: list[str] | None = None,
                on_start: Callable[[list[Node]], None] | None = None) -> None:
-    """Create the nodes and spin them in one MultiThreadedExecutor until SIGINT/SIGTERM,
-    then shut down cleanly (no traceback). Two threads per node by default: one for
-    message intake, one for processing (the nodes' two callback groups)."""
+    """Create the nodes and spin them in one SingleThreadedExecutor until SIGINT/SIGTERM,
+    then shut down cleanly (no traceback). The executor thread takes messages in for every
+    node; each node processes them in its own worker thread (see the module docstring)."""
     rclpy.init(args=args)
     nodes: list[Node] = []
     executor = None
     try:
         nodes = [cls() for cls in node_classes]
-        executor = MultiThreadedExecutor(num_threads=threads or 2 * len(nodes))
+        executor = SingleThreadedExecutor()
         for node in nodes:
             executor.add_node(node)
         if on_start is not None:
