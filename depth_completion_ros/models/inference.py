@@ -14,6 +14,7 @@ and retries (:attr:`TorchRunner.oom_fallbacks` counts it).
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 
@@ -112,7 +113,8 @@ class TorchRunner:
 class OnnxRunner:
     """The exported network in onnxruntime (CPU, or CUDA when the provider is installed)."""
 
-    def __init__(self, path: str | Path, device: str = "cpu", threads: int = 0) -> None:
+    def __init__(self, path: str | Path | bytes, device: str = "cpu", threads: int = 0) -> None:
+        """``path``: an ``.onnx`` file, or the serialized model itself (:func:`onnx_model_bytes`)."""
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
@@ -122,12 +124,13 @@ class OnnxRunner:
         if device.startswith("cuda") and "CUDAExecutionProvider" in onnxruntime.get_available_providers():
             providers.insert(0, "CUDAExecutionProvider")
         try:
-            self.session = onnxruntime.InferenceSession(str(path), options, providers=providers)
+            self.session = onnxruntime.InferenceSession(path if isinstance(path, bytes) else str(path), options,
+                                                        providers=providers)
         except Exception as error:  # onnxruntime raises its own exception types
-            raise BadInputError(str(path), f"not a loadable ONNX completion model: {error}") from error
+            raise BadInputError(_source_name(path), f"not a loadable ONNX completion model: {error}") from error
         names = tuple(i.name for i in self.session.get_inputs())
         if names != ONNX_INPUTS:
-            raise BadInputError(str(path), f"expected inputs {ONNX_INPUTS}, found {names}")
+            raise BadInputError(_source_name(path), f"expected inputs {ONNX_INPUTS}, found {names}")
         self.device = "cpu" if providers[0] == "CPUExecutionProvider" else device
         self.oom_fallbacks = 0
 
@@ -136,12 +139,14 @@ class OnnxRunner:
         return depth[0, 0], confidence[0, 0]
 
 
-def export_onnx(model: CompletionNet, path: str | Path, width: int = 1216, height: int = 352) -> Path:
-    """Export to ONNX with dynamic height and width (multiples of ``model.stride``).
+def _source_name(path: str | Path | bytes) -> str:
+    return "the in-memory ONNX export" if isinstance(path, bytes) else str(path)
 
-    ``width x height`` is only the size traced for the export. Radar networks are not
-    exported (their point-list input is torch-only here).
-    """
+
+def onnx_model_bytes(model: CompletionNet, width: int = 1216, height: int = 352) -> bytes:
+    """The network as a serialized ONNX model with dynamic height and width (multiples of
+    ``model.stride``); ``width x height`` is only the size traced for the export. Radar
+    networks are not exported (their point-list input is torch-only here)."""
     if model.config.radar_points:
         raise BadInputError("export", "radar networks run in torch only; export them with --format pt")
     model = model.eval().cpu()
@@ -149,10 +154,19 @@ def export_onnx(model: CompletionNet, path: str | Path, width: int = 1216, heigh
                              np.ones((height, width), np.float32))
     args = tuple(torch.from_numpy(example[name]) for name in ONNX_INPUTS)
     image_axes = {2: "height", 3: "width"}
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():  # the tracer's note on the network's Python-level branches
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        torch.onnx.export(model, args, buffer, input_names=list(ONNX_INPUTS), output_names=list(ONNX_OUTPUTS),
+                          dynamic_axes={"rgb": image_axes, "sparse": image_axes, "prior": image_axes,
+                                        "depth": image_axes, "confidence": image_axes},
+                          opset_version=ONNX_OPSET, dynamo=False)
+    return buffer.getvalue()
+
+
+def export_onnx(model: CompletionNet, path: str | Path, width: int = 1216, height: int = 352) -> Path:
+    """Write :func:`onnx_model_bytes` to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.onnx.export(model, args, str(path), input_names=list(ONNX_INPUTS), output_names=list(ONNX_OUTPUTS),
-                      dynamic_axes={"rgb": image_axes, "sparse": image_axes, "prior": image_axes,
-                                    "depth": image_axes, "confidence": image_axes},
-                      opset_version=ONNX_OPSET, dynamo=False)
+    path.write_bytes(onnx_model_bytes(model, width, height))
     return path

@@ -6,7 +6,14 @@ RGB image and returns depth and confidence. Backends:
 
 * torch (a ``.pt`` checkpoint; default: the shipped ``weights/completion_small.pt``),
   with method parameters ``channels_last`` (default true) and ``compile`` (default false);
-* onnxruntime (a ``.onnx`` file from ``dcr export --format onnx``).
+* onnxruntime (a ``.onnx`` file from ``dcr export --format onnx``, or a ``.pt`` checkpoint
+  exported in memory when it is loaded).
+
+Method parameter ``backend``: ``auto`` (default) runs a ``.pt`` checkpoint in onnxruntime
+on the CPU and in torch on CUDA; ``torch`` or ``onnxruntime`` force one. At 1248x384 on
+2 CPU cores, onnxruntime runs the shipped network in 19 ms against torch's 36 ms (the export
+costs ~1 s once at load time); ``threads`` sets onnxruntime's intra-op threads (0 = one
+per core).
 
 A non-finite network output falls back to the classical fill for that frame and is counted
 (:attr:`LearnedCompletion.classical_fallbacks`, and the engine's ``method_fallbacks``); CUDA
@@ -41,7 +48,9 @@ WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 SHIPPED_COMPLETION = WEIGHTS_DIR / "completion_small.pt"
 SHIPPED_TEACHER = WEIGHTS_DIR / "teacher_small.pt"
 ONNX_STRIDE = 32  # the shipped architecture's stride; an ONNX graph does not declare it
-_PARAMETERS = {"channels_last", "compile", "stride", "fp16", "disagreement_low", "disagreement_high"}
+_PARAMETERS = {"channels_last", "compile", "stride", "fp16", "disagreement_low", "disagreement_high", "backend",
+               "threads"}
+BACKENDS = ("auto", "torch", "onnxruntime")
 DISAGREEMENT_LOW, DISAGREEMENT_HIGH = 0.02, 0.05  # median |net - input| / input: full trust / none
 
 
@@ -116,16 +125,24 @@ def build_runner(device: str, weights: Path, params: Mapping[str, object]):
     unknown = sorted(set(params) - _PARAMETERS)
     if unknown:
         raise BadInputError("method_params", f"unknown parameter(s) {unknown}; known: {sorted(_PARAMETERS)}")
-    if weights.suffix == ".onnx":
-        from depth_completion_ros.models.inference import OnnxRunner
+    backend = str(params.get("backend", "auto"))
+    if backend not in BACKENDS:
+        raise BadInputError("method_params", f"backend '{backend}' is not one of {', '.join(BACKENDS)}")
+    threads = int(params.get("threads", 0))
+    from depth_completion_ros.models.inference import OnnxRunner
 
-        return OnnxRunner(weights, device), int(params.get("stride", ONNX_STRIDE))
+    if weights.suffix == ".onnx":
+        if backend == "torch":
+            raise BadInputError(str(weights), "is an ONNX model: it runs in onnxruntime only (backend auto)")
+        return OnnxRunner(weights, device, threads), int(params.get("stride", ONNX_STRIDE))
     from depth_completion_ros.models.checkpoint import load_model
-    from depth_completion_ros.models.inference import TorchRunner
+    from depth_completion_ros.models.inference import TorchRunner, onnx_model_bytes
 
     model, _ = load_model(weights, "completion")
     if model.config.radar_points:
         raise BadInputError(str(weights), "is a radar network; use method 'radar' for it")
+    if backend == "onnxruntime" or (backend == "auto" and device == "cpu"):
+        return OnnxRunner(onnx_model_bytes(model), device, threads), model.stride
     runner = TorchRunner(model, device, bool(params.get("channels_last", True)), bool(params.get("compile", False)),
                          fp16=bool(params.get("fp16", True)))
     return runner, model.stride

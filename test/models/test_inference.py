@@ -55,7 +55,7 @@ def test_out_of_memory_moves_the_network_to_the_cpu_with_a_warning_and_a_count(m
 
 
 def test_the_engine_reports_the_device_a_network_moved_to(monkeypatch):
-    engine = CompletionEngine("learned", device="cpu", weights=SHIPPED_COMPLETION)
+    engine = CompletionEngine("learned", device="cpu", weights=SHIPPED_COMPLETION, method_params={"backend": "torch"})
     runner = engine.implementation.runner
     engine.device = runner.device = "cuda:0"  # as configured on a GPU machine (not moved there: none here)
     run_out_of_memory_once(runner, monkeypatch)

@@ -163,6 +163,24 @@ def test_onnx_matches_torch_within_a_centimetre(tmp_path):
         assert np.max(np.abs(torch_conf - onnx_conf)) <= 1e-3
     engine = CompletionEngine("learned", device="cpu", weights=path)
     assert engine.implementation.stride == 32
+    with pytest.raises(BadInputError, match="onnxruntime only"):
+        CompletionEngine("learned", device="cpu", weights=path, method_params={"backend": "torch"})
+
+
+def test_the_cpu_runs_a_checkpoint_in_onnxruntime_by_default_with_the_same_depth():
+    engines = {backend: CompletionEngine("learned", device="cpu", method_params={"backend": backend})
+               for backend in ("auto", "torch", "onnxruntime")}
+    assert isinstance(engines["auto"].implementation.runner, OnnxRunner)
+    assert isinstance(engines["onnxruntime"].implementation.runner, OnnxRunner)
+    assert isinstance(engines["torch"].implementation.runner, TorchRunner)
+    rng = np.random.default_rng(5)
+    rgb = rng.integers(0, 256, (CAMERA.height, CAMERA.width, 3), dtype=np.uint8)
+    sparse = np.where(rng.random((CAMERA.height, CAMERA.width)) < 0.05,
+                      rng.uniform(2, 80, (CAMERA.height, CAMERA.width)), 0).astype(np.float32)
+    depth = {backend: engine.complete(rgb, sparse, CAMERA).depth for backend, engine in engines.items()}
+    assert np.max(np.abs(depth["auto"] - depth["torch"])) <= 0.01
+    with pytest.raises(BadInputError, match="backend 'tensorrt'"):
+        CompletionEngine("learned", device="cpu", method_params={"backend": "tensorrt"})
 
 
 def test_alignment_recovers_an_exact_affine_map():
