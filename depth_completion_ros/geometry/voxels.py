@@ -21,6 +21,7 @@ from functools import cached_property
 import numpy as np
 
 from depth_completion_ros.errors import BadInputError
+from depth_completion_ros.geometry.camera import CameraModel, project
 
 UNKNOWN, FREE, OCCUPIED = 0, 1, 2
 IGNORE_LABEL = 255  # SemanticKITTI: a voxel excluded from evaluation
@@ -156,3 +157,19 @@ def downsample_labels(labels: np.ndarray, invalid: np.ndarray, factor: int) -> t
         best = counts.argmax(axis=-1)
         coarse = np.where(counts.max(axis=-1) > 0, classes[best], 0).astype(labels.dtype)
     return coarse, ~seen.any(axis=-1)
+
+
+def voxels_in_view(grid: VoxelGrid, camera: CameraModel, T_camera_grid: np.ndarray) -> np.ndarray:
+    """(nx, ny, nz) bool: voxel centres in front of the camera and inside its image (the
+    camera frustum, unbounded in depth).
+
+    Args:
+        grid: the grid geometry; ``camera``: the image's model (ROI / binning applied);
+        T_camera_grid: (4, 4) the frame the model projects from <- the grid frame.
+    """
+    model = camera.image_model()
+    uv, depth = project(model, grid.centres().reshape(-1, 3), T_camera_grid)
+    with np.errstate(invalid="ignore"):
+        inside = (depth > 0) & (uv[:, 0] >= -0.5) & (uv[:, 0] < model.width - 0.5)
+        inside &= (uv[:, 1] >= -0.5) & (uv[:, 1] < model.height - 0.5)
+    return inside.reshape(grid.shape)

@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from depth_completion_ros.errors import BadInputError
-from depth_completion_ros.geometry.camera import CameraModel, project
+from depth_completion_ros.geometry.camera import CameraModel
 from depth_completion_ros.geometry.transforms import invert_transform
-from depth_completion_ros.geometry.voxels import FREE, OCCUPIED, UNKNOWN, VoxelGrid
+from depth_completion_ros.geometry.voxels import FREE, OCCUPIED, UNKNOWN, VoxelGrid, voxels_in_view
 from depth_completion_ros.pipeline.engine import resolve_device
 from depth_completion_ros.pipeline.occupancy import insert_depth, insert_points
 from depth_completion_ros.stereo.disparity import Disparity
@@ -170,7 +170,7 @@ class LearnedOccupancy:
         if factor > 1:
             labels, probability = (np.repeat(np.repeat(np.repeat(v, factor, 0), factor, 1), factor, 2)
                                    for v in (labels, probability))
-        seen = _in_view(grid, left_camera, T_camera_grid)
+        seen = voxels_in_view(grid, left_camera, T_camera_grid)
         state = np.where(labels > 0, np.uint8(OCCUPIED), np.where(seen, np.uint8(FREE), np.uint8(UNKNOWN)))
         return grid.with_values(state=state.astype(np.uint8), labels=labels.astype(np.uint16),
                                 probability=probability.astype(np.float32))
@@ -185,13 +185,3 @@ def _upsampling_factor(source: VoxelGrid, target: VoxelGrid) -> int:
                             f"upsampled to {target.shape} @ {target.resolution} m over another box; "
                             "use native_grid=True")
     return factor
-
-
-def _in_view(grid: VoxelGrid, camera: CameraModel, T_camera_grid: np.ndarray) -> np.ndarray:
-    """(nx, ny, nz) bool: voxel centres in front of the camera and inside its image."""
-    model = camera.image_model()
-    uv, depth = project(model, grid.centres().reshape(-1, 3), T_camera_grid)
-    with np.errstate(invalid="ignore"):
-        inside = (depth > 0) & (uv[:, 0] >= -0.5) & (uv[:, 0] < model.width - 0.5)
-        inside &= (uv[:, 1] >= -0.5) & (uv[:, 1] < model.height - 0.5)
-    return inside.reshape(grid.shape)

@@ -78,6 +78,9 @@ PARAMETERS = COMMON_PARAMETERS + (
                   "on CUDA; or torch / onnxruntime.", choices=LEARNED_BACKENDS),
     ParameterSpec("precision", "auto", "Learned methods: auto = fp16 autocast on CUDA, fp32 on the CPU; fp32 = always.",
                   choices=("auto", "fp32")),
+    ParameterSpec("latency_budget_ms", 0.0, f"Answer a set with '{DEFAULT_METHOD}' when the method would finish it "
+                  "later than this after its stamp (its recent inference time says so), instead of falling behind; "
+                  "counted in budget_fallbacks. 0 = off.", 0.0, 10000.0),
     ParameterSpec("min_depth", 0.1, "Smallest valid depth, metres.", 0.01, 10.0),
     ParameterSpec("max_depth", 100.0, "Largest valid depth, metres.", 1.0, 1000.0),
     ParameterSpec("output_encoding", "32FC1", "Depth encoding: 32FC1 metres (NaN invalid) or 16UC1 mm (0 invalid).",
@@ -144,6 +147,9 @@ class DepthCompletionNode(SynchronizedNode):
             f"extrinsics from {'TF, then ' if self.extrinsics.uses_tf else ''}parameters"
         )
         self._warmed_size: tuple[int, int] | None = None
+        self._fallback_engine: CompletionEngine | None = None  # for latency_budget_ms, made when first needed
+        self._expected_inference_ms = 0.0  # running average of the method's inference time
+        self.budget_fallbacks = 0
         self._warm_up(tuple(self.params["warm_up_size"]))
         self.ready()
 
@@ -195,13 +201,32 @@ class DepthCompletionNode(SynchronizedNode):
     def apply_parameters(self, updated: dict, changed: set[str]) -> None:
         if _ENGINE_PARAMETERS & changed:
             self.engine = self._make_engine(updated)
+            self._fallback_engine, self._expected_inference_ms = None, 0.0
             if self._warmed_size is not None:
                 self._warm_up(self._warmed_size)
 
     def diagnostic_values(self) -> dict[str, object]:
         # engine.*: dropped input pixels, non-finite outputs, fallbacks, the method's own counters
         return {"device": describe_device(self.engine.active_device()), "method": self.engine.method,
-                "engine": self.engine.counters()}
+                "engine": self.engine.counters(), "budget_fallbacks": self.budget_fallbacks}
+
+    def _engine_within_budget(self, stamp_ns: int) -> CompletionEngine:
+        """The configured engine, or the default method's when the configured one would answer
+        the set stamped ``stamp_ns`` later than ``latency_budget_ms`` (counted, logged)."""
+        budget_ms = self.params["latency_budget_ms"]
+        if budget_ms <= 0 or self.engine.method == DEFAULT_METHOD:
+            return self.engine
+        age_ms = (self.get_clock().now().nanoseconds - stamp_ns) / 1e6
+        if age_ms + self._expected_inference_ms <= budget_ms:
+            return self.engine
+        if self._fallback_engine is None:
+            self._fallback_engine = CompletionEngine(DEFAULT_METHOD, device="cpu", min_depth=self.params["min_depth"],
+                                                     max_depth=self.params["max_depth"])
+        self.budget_fallbacks += 1
+        self.warn("budget", f"a set {age_ms:.0f} ms old would take '{self.engine.method}' about "
+                  f"{self._expected_inference_ms:.0f} ms more: answered with '{DEFAULT_METHOD}' within latency_budget_ms "
+                  f"{budget_ms:g} (budget_fallbacks, {self.budget_fallbacks} in all)")
+        return self._fallback_engine
 
     def _frame(self, matched: MatchedSet) -> DepthFrame:
         """Convert one synchronized set to arrays (raises BadInputError on bad input)."""
@@ -225,10 +250,14 @@ class DepthCompletionNode(SynchronizedNode):
         size = (frame.camera.image_model().width, frame.camera.image_model().height)
         if self._warmed_size is not None and self.engine.stats.frames == 0 and size != self._warmed_size:
             self._warm_up(size)  # the first frame of another size: before any counted frame
-        start = time.perf_counter()
-        output = complete_frame(self.engine, frame, self.params["occlusion_window"] or None)
-        inference_ms = (time.perf_counter() - start) * 1e3
         stamp_ns = stamp_to_ns(image_msg.header.stamp)
+        engine = self._engine_within_budget(stamp_ns)
+        start = time.perf_counter()
+        output = complete_frame(engine, frame, self.params["occlusion_window"] or None)
+        inference_ms = (time.perf_counter() - start) * 1e3
+        if engine is self.engine:  # running average, starting at the first frame's time
+            weight = 0.2 if self._expected_inference_ms else 1.0
+            self._expected_inference_ms += weight * (inference_ms - self._expected_inference_ms)
         frame_id = image_msg.header.frame_id
         depth = output.result.depth
         self.pub_depth.publish(depth_to_image(depth, self.params["output_encoding"], stamp_ns, frame_id))

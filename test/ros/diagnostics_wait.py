@@ -6,10 +6,7 @@ import time
 
 from diagnostic_msgs.msg import DiagnosticArray
 
-
-def diagnostic_values(diagnostic: DiagnosticArray) -> dict[str, str]:
-    """key -> value of the node's status in one diagnostics message."""
-    return {kv.key: kv.value for kv in diagnostic.status[0].values}
+from depth_completion_ros.ros.diagnostics import diagnostic_values
 
 
 def counters(diagnostic: DiagnosticArray) -> dict[str, str]:

@@ -39,8 +39,11 @@ def test_runtime_changes_applied_where_safe_and_rejected_with_a_reason(node):
     before = node.engine
     assert node.set_parameters([Parameter("method", value="ip_basic")])[0].successful
     assert node.engine is not before and node.engine.method == "ip_basic"
-    assert node.set_parameters([Parameter("method", value="learned"), Parameter("precision", value="fp32")])[0].successful
+    assert node.set_parameters([Parameter("method", value="learned"), Parameter("precision", value="fp32"),
+                                Parameter("backend", value="torch")])[0].successful
     assert node.engine.method == "learned" and node.engine.implementation.runner.fp16 is False
+    assert node.set_parameters([Parameter("backend", value="auto")])[0].successful
+    assert type(node.engine.implementation.runner).__name__ == "OnnxRunner"  # on the CPU
 
 
 def test_bad_start_up_value_names_the_parameter(ros_domain_id):
