@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from sensor_msgs.msg import Image
 
 from depth_completion_ros.datasets.bag import Bag
 from depth_completion_ros.ros.replay import REPLAY_QOS
+from depth_completion_ros.ros.shm import clean_zombie_shm
 from depth_completion_ros.ros.stamps import stamp_to_ns
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -62,10 +64,18 @@ def test_looping_bag_with_sim_time_keeps_producing(sim_bag, tmp_path, ros_domain
     finally:
         # the publishers stop before our reader goes: destroying a reader that a
         # writer is still sending to has deadlocked in Fast DDS
-        for process in (replay, node):
-            if process is not None and process.poll() is None:
-                process.send_signal(signal.SIGINT)
-                process.wait(timeout=20)
+        if replay is not None and replay.poll() is None:
+            replay.send_signal(signal.SIGINT)
+            try:
+                replay.wait(timeout=20)
+            except subprocess.TimeoutExpired:  # the replayer's own DDS teardown, not the node under test
+                replay.kill()
+                replay.wait()
+                clean_zombie_shm()
+                warnings.warn("dcr replay did not stop within 20 s of SIGINT (killed)", stacklevel=1)
+        if node.poll() is None:
+            node.send_signal(signal.SIGINT)
+            node.wait(timeout=20)
         listener.destroy_node()
         rclpy.shutdown(context=context)
     text = log.read_text()
