@@ -19,7 +19,7 @@ The first ``PRIMING_FRAMES`` sweeps of a run open the DDS channels (the first sa
 new match can take seconds) and are neither counted nor timed.
 
 Run: .venv/bin/python benchmarks/bench_ros.py [--methods classical,learned] [--rates 10]
-     [--frames 100] [--repeats 1] [--transport LARGE_DATA|default]
+     [--frames 100] [--repeats 1] [--transport LARGE_DATA|default] [--param NAME:=VALUE ...]
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def drive(method: str, frames: int, rate: float, jitter_ms: float, seed: int) -> dict:
+def drive(method: str, frames: int, rate: float, jitter_ms: float, seed: int, params: list[str]) -> dict:
     """In a child process with the transport env already set: start the node, publish the
     jittered rig, collect outputs and the node's last diagnostics."""
     import rclpy
@@ -85,7 +85,7 @@ def drive(method: str, frames: int, rate: float, jitter_ms: float, seed: int) ->
     node = subprocess.Popen(
         [sys.executable, "-m", "depth_completion_ros.ros.depth_completion_node", "--ros-args",
          "-p", "input_qos:=reliable", "-p", f"lidar_to_camera.matrix:=[{matrix}]", "-p", f"method:={method}",
-         "-p", f"warm_up_size:=[{rgb.shape[1]},{rgb.shape[0]}]"],
+         "-p", f"warm_up_size:=[{rgb.shape[1]},{rgb.shape[0]}]", *[a for p in params for a in ("-p", p)]],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     rclpy.init()
@@ -146,17 +146,19 @@ def drive(method: str, frames: int, rate: float, jitter_ms: float, seed: int) ->
                   if k.startswith("drops.") and k != "drops.unused" and int(v)},
         "bad_input": {k.split(".", 1)[1]: int(v) for k, v in values.items() if k.startswith("bad_input.")},
         "diagnostics": values,
+        "budget_fallbacks": int(values.get("budget_fallbacks", 0)),
         "rates": [{k: v for k, v in diagnostic_values(d).items() if "rate" in k or "latency" in k} for d in diagnostics],
     }
 
 
-def run_driver(method: str, frames: int, rate: float, jitter_ms: float, seed: int, transport: str) -> dict | None:
+def run_driver(method: str, frames: int, rate: float, jitter_ms: float, seed: int, transport: str,
+               params: list[str]) -> dict | None:
     env = {k: v for k, v in os.environ.items() if k != "FASTDDS_BUILTIN_TRANSPORTS"}
     if transport != "default":
         env["FASTDDS_BUILTIN_TRANSPORTS"] = transport
     env["ROS_DOMAIN_ID"] = str(150 + seed % 50)
     result = subprocess.run([sys.executable, __file__, "--drive", method, "--frames", str(frames), "--rates", str(rate),
-                             "--jitter-ms", str(jitter_ms), "--seed", str(seed)],
+                             "--jitter-ms", str(jitter_ms), "--seed", str(seed), *[a for p in params for a in ("--param", p)]],
                             env=env, capture_output=True, text=True, cwd=REPO, timeout=900)
     if result.returncode != 0:
         print(f"  driver failed: {result.stderr.strip()[-1500:]}")
@@ -174,12 +176,14 @@ def main() -> None:
                         help="largest |cloud stamp - image stamp|, ms (default: %(default)s)")
     parser.add_argument("--transport", default="LARGE_DATA", choices=("LARGE_DATA", "default"),
                         help="Fast DDS builtin transports (default: %(default)s)")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME:=VALUE",
+                        help="a node parameter, repeatable (e.g. latency_budget_ms:=150.0)")
     parser.add_argument("--verbose", action="store_true", help="also print the node's last diagnostics of each run")
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--drive", metavar="METHOD", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.drive:
-        print(json.dumps(drive(args.drive, args.frames, float(args.rates), args.jitter_ms, args.seed)))
+        print(json.dumps(drive(args.drive, args.frames, float(args.rates), args.jitter_ms, args.seed, args.param)))
         return
 
     print_header(f"bench_ros: depth completion node across processes, KITTI-size frames, stamps jittered "
@@ -198,7 +202,7 @@ def main() -> None:
         for rate in (float(r) for r in args.rates.split(",")):
             for repeat in range(args.repeats):
                 seed += 1
-                stats = run_driver(method, args.frames, rate, args.jitter_ms, seed, args.transport)
+                stats = run_driver(method, args.frames, rate, args.jitter_ms, seed, args.transport, args.param)
                 if stats is None:
                     continue
                 lat = stats["latency_ms"]
@@ -209,7 +213,7 @@ def main() -> None:
                       f"p95 {percentile(lat, 95):.1f} / p99 {percentile(lat, 99):.1f} ms; inference {inference:.1f} ms; "
                       f"overhead median {percentile(lat, 50) - inference:.1f} / p95 {percentile(lat, 95) - inference:.1f} ms; "
                       f"latency / pipeline {percentile(lat, 50) / pipeline_ms[method]:.2f}; "
-                      f"node drops {stats['drops'] or 'none'}{'; bad input ' + str(stats['bad_input']) if stats['bad_input'] else ''}",
+                      f"node drops {stats['drops'] or 'none'}; budget fallbacks {stats['budget_fallbacks']}{'; bad input ' + str(stats['bad_input']) if stats['bad_input'] else ''}",
                       flush=True)
                 if args.verbose:
                     print(f"  node's last diagnostics: {stats['diagnostics']}")
