@@ -6,6 +6,7 @@ import time
 import numpy as np
 import pytest
 import rclpy
+from rclpy.parameter import Parameter
 
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.geometry.camera import CameraModel
@@ -97,3 +98,21 @@ def test_every_drop_reason_is_logged_once_per_burst_with_its_counter(node):
     assert "time went backwards" in text["drop sync_resets"]
     node._log_new_drops()
     assert len(lines) == 4  # nothing new, nothing logged
+
+
+def test_the_silent_input_clock_starts_when_the_node_is_ready(ros_domain_id):
+    """Loading and warming up the network takes longer than no_input_warning: no input may
+    be called silent right after start-up."""
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=ros_domain_id)
+    start = time.monotonic()
+    node = DepthCompletionNode(context=context, parameter_overrides=[
+        Parameter("method", value="learned"), Parameter("no_input_warning", value=0.5)])
+    try:
+        assert time.monotonic() - start > 0.5  # the set-up outlasted the warning delay
+        assert node._silent_inputs() == []
+        time.sleep(0.6)
+        assert node._silent_inputs() == ["no input on image, camera_info, lidar/points"]
+    finally:
+        node.destroy_node()
+        rclpy.shutdown(context=context)
