@@ -4,6 +4,12 @@ Subcommands register themselves in :data:`SUBCOMMANDS` (name -> module path); ea
 has ``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported only when
 their subcommand runs, so ``dcr --help`` stays fast and a broken optional dependency
 breaks only the subcommand that needs it.
+
+Exit codes, the same for every subcommand (:data:`EXIT_CODES`): 0 all done; 1 done with some
+bad items (named, the rest written); 2 bad usage or input; 130 interrupted (Ctrl-C or
+SIGTERM). Whatever a subcommand lets escape ends in one line on stderr, never a traceback: bad
+input, an unreadable or unwritable file and a malformed YAML file exit 2; an unexpected
+error (a bug) exits 3 and names a log file holding its traceback (``--debug`` prints it).
 """
 
 from __future__ import annotations
@@ -11,7 +17,25 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+import yaml
+
+from depth_completion_ros.errors import BadInputError
+
+EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_CODES = {
+    EXIT_OK: "all done",
+    EXIT_PARTIAL: "done with some bad items (named; the rest written)",
+    EXIT_USAGE: "bad usage or input (a bad argument, file, bag or configuration)",
+    EXIT_BUG: "unexpected error: a bug; the traceback is in the log file named",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C or SIGTERM)",
+}
+ERROR_LOG = Path(tempfile.gettempdir()) / "dcr-last-error.log"
 
 # name -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -34,8 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dcr",
         description="depth_completion_ros: depth completion and stereo occupancy tools.",
-        epilog="Run 'dcr COMMAND --help' for the options of one command.",
+        epilog="Run 'dcr COMMAND --help' for the options of one command. Exit codes: "
+               + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items()) + ".",
     )
+    parser.add_argument("--debug", action="store_true", help="print the traceback of an unexpected error")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         sub = commands.add_parser(name, help=help_text, description=help_text)
@@ -44,12 +70,57 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt_on_sigterm(signum: int, frame) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops a command as Ctrl-C does: through its clean-up
+
+
+def _is_interruption(error: BaseException) -> bool:
+    # rclpy's ExternalShutdownException (a signal that rclpy took) is an interruption too
+    return isinstance(error, KeyboardInterrupt) or type(error).__name__ == "ExternalShutdownException"
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run the parsed subcommand; map what escapes it to one stderr line and an exit code."""
+    prog = f"dcr {args.command}"
+    try:
+        return int(importlib.import_module(args._module).run(args) or 0)
+    except BadInputError as error:
+        print(f"{prog}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:  # unreadable input, unwritable output, an output path that is a file
+        where = f" '{error.filename}'" if getattr(error, "filename", None) else ""
+        print(f"{prog}: cannot use{where}: {error.strerror or error}", file=sys.stderr)
+        return EXIT_USAGE
+    except yaml.YAMLError as error:
+        print(f"{prog}: malformed YAML: {' '.join(str(error).split())}", file=sys.stderr)
+        return EXIT_USAGE
+    except BaseException as error:
+        if _is_interruption(error):
+            print(f"{prog}: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        if isinstance(error, SystemExit):
+            raise
+        if args.debug:
+            traceback.print_exc()
+        else:
+            ERROR_LOG.write_text(f"dcr {' '.join(sys.argv[1:])}\n{traceback.format_exc()}")
+            print(f"{prog}: unexpected error (a bug, please report it): {error!r}; "
+                  f"traceback in {ERROR_LOG} (or rerun with 'dcr --debug ...')", file=sys.stderr)
+        return EXIT_BUG
+
+
 def main(argv: list[str] | None = None) -> int:
     # Every process dcr starts talks to the others with the transports large images and
     # clouds need (default Fast DDS transports lose UDP fragments; README "Large messages").
     os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
     args = build_parser().parse_args(argv)
-    return int(importlib.import_module(args._module).run(args) or 0)
+    if args.command == "run":  # 'dcr run' leaves SIGTERM to rclpy, which stops its nodes
+        return run_command(args)
+    previous = signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
+    try:
+        return run_command(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 DESCRIPTION = """\
@@ -48,15 +49,16 @@ def run(args: argparse.Namespace) -> int:
     from depth_completion_ros.sim.simulator import Simulator
 
     if args.frames <= 0:
-        print("dcr sim: --frames must be positive")
+        print("dcr sim: --frames must be positive", file=sys.stderr)
         return 2
     if args.format == "mcap" and args.out.exists():
-        print(f"dcr sim: {args.out} already exists; a bag needs a new folder (remove it or choose another --out)")
+        print(f"dcr sim: {args.out} already exists; a bag needs a new folder (remove it or choose another --out)",
+              file=sys.stderr)
         return 2
     try:
         simulator = Simulator.create(scene=args.scene, rig=args.rig, seed=args.seed, duration=1.0)
     except BadInputError as error:
-        print(f"dcr sim: bad rig: {error}")
+        print(f"dcr sim: bad rig: {error}", file=sys.stderr)
         return 2
     duration = args.frames / simulator.rig.timing["camera"].rate_hz
     simulator = Simulator.create(scene=args.scene, rig=simulator.rig, seed=args.seed, duration=duration)

@@ -1,0 +1,67 @@
+"""Every dcr subcommand ends in one line and a meaningful exit code (cli.main.EXIT_CODES),
+driven through the real entry point as subprocesses from one table of cases."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from depth_completion_ros.cli.main import ERROR_LOG, EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, run_command
+
+DCR = [sys.executable, "-m", "depth_completion_ros.cli.main"]
+
+
+def malformed_yaml(tmp: Path) -> list[str]:
+    (tmp / "bad.yaml").write_text("depth_completion: [1, 2\n")
+    return ["eval", str(tmp), "--config", str(tmp / "bad.yaml"), "--out", str(tmp / "out")]
+
+
+def sim_into_existing_file(tmp: Path) -> list[str]:
+    (tmp / "taken").write_text("")
+    return ["sim", "--frames", "2", "--out", str(tmp / "taken")]
+
+
+# (name, arguments built in a temporary folder, exit code, stderr fragment)
+CASES: list[tuple[str, Callable[[Path], list[str]], int, str]] = [
+    ("malformed YAML configuration", malformed_yaml, EXIT_USAGE, "malformed YAML"),
+    ("output path is an existing file", sim_into_existing_file, EXIT_USAGE, "already exists"),
+]
+
+
+@pytest.mark.parametrize(("name", "build", "code", "says"), CASES, ids=[c[0] for c in CASES])
+def test_bad_usage_ends_in_one_line_and_its_exit_code(tmp_path, name, build, code, says):
+    result = subprocess.run(DCR + build(tmp_path), capture_output=True, text=True, timeout=120)
+    assert result.returncode == code, result.stderr
+    assert says in result.stderr and "Traceback" not in result.stderr
+
+
+def test_sigterm_interrupts_a_long_command_with_130_and_no_traceback(tmp_path):
+    out = tmp_path / "bag"
+    process = subprocess.Popen(DCR + ["sim", "--frames", "200", "--out", str(out)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not any(out.glob("*.mcap")) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == EXIT_INTERRUPTED, err
+    assert "dcr sim: interrupted" in err and "Traceback" not in err
+
+
+def test_an_unexpected_error_names_the_log_holding_its_traceback(tmp_path, monkeypatch, capsys):
+    (tmp_path / "broken_command.py").write_text("def run(args):\n    return {}['missing']\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    args = argparse.Namespace(command="broken", _module="broken_command", debug=False)
+    assert run_command(args) == EXIT_BUG
+    err = capsys.readouterr().err
+    assert "unexpected error" in err and str(ERROR_LOG) in err and "Traceback" not in err
+    assert "KeyError: 'missing'" in ERROR_LOG.read_text()
+    assert run_command(argparse.Namespace(**{**vars(args), "debug": True})) == EXIT_BUG
+    assert "Traceback" in capsys.readouterr().err
