@@ -177,7 +177,7 @@ def _flat_index(voxels: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tens
 
 
 def insert_points(grid: VoxelGrid, points: np.ndarray, origin: np.ndarray, labels: np.ndarray | None = None,
-                  max_range: float | None = None, device: str = "cpu") -> VoxelGrid:
+                  max_range: float | None = None, device: str = "cpu", ray_mask: np.ndarray | None = None) -> VoxelGrid:
     """Occupancy of one scan.
 
     Args:
@@ -187,6 +187,9 @@ def insert_points(grid: VoxelGrid, points: np.ndarray, origin: np.ndarray, label
         labels: optional (N,) class id per point; an occupied voxel takes the most frequent.
         max_range: rays longer than this mark free space up to it only, and no hit.
         device: torch device of the traversal (``cuda`` for the GPU).
+        ray_mask: optional (N,) bool, the points whose rays are traced for free space
+            (default: all); every point still marks its voxel occupied. Tracing a subset
+            of a dense depth image costs a fraction of the time and loses no hit.
 
     Returns:
         ``grid`` with ``state`` (UNKNOWN / FREE / OCCUPIED), ``labels`` (uint16, when
@@ -194,6 +197,11 @@ def insert_points(grid: VoxelGrid, points: np.ndarray, origin: np.ndarray, label
     """
     origin = np.asarray(origin, dtype=np.float64).reshape(3)
     xyz, finite = _finite_points(points, "points")
+    if ray_mask is not None:
+        ray_mask = np.asarray(ray_mask, bool).reshape(-1)
+        if ray_mask.shape[0] != finite.shape[0]:
+            raise BadInputError("ray_mask", f"has {ray_mask.shape[0]} entries for {finite.shape[0]} points")
+        ray_mask = ray_mask[finite]
     point_labels = None if labels is None else np.asarray(labels).reshape(-1)[finite]
     hits = xyz
     if max_range is not None and len(xyz):
@@ -204,7 +212,7 @@ def insert_points(grid: VoxelGrid, points: np.ndarray, origin: np.ndarray, label
         point_labels = None if point_labels is None else point_labels[short]
         xyz = np.where(short[:, None], xyz, origin + offsets * (max_range / np.maximum(distance, 1e-9))[:, None])
     state = np.full(int(np.prod(grid.shape)), UNKNOWN, np.uint8)
-    trace_free(grid, origin, xyz, device, out=state, value=FREE)
+    trace_free(grid, origin, xyz if ray_mask is None else xyz[ray_mask], device, out=state, value=FREE)
     # hits in voxel units by division, as VoxelGrid.voxel_index does (the same voxel to the last bit)
     mark_point_voxels((hits - grid.origin) / grid.resolution, np.asarray(grid.shape, np.int64), state,
                       np.uint8(OCCUPIED))
@@ -233,7 +241,7 @@ def _majority_labels(grid: VoxelGrid, index: np.ndarray, labels: np.ndarray) -> 
 
 def insert_depth(grid: VoxelGrid, depth: np.ndarray, camera: CameraModel, T_grid_camera: np.ndarray,
                  semantic: np.ndarray | None = None, max_range: float | None = None, device: str = "cpu",
-                 stride: int = 1) -> VoxelGrid:
+                 stride: int = 1, ray_stride: int | None = None) -> VoxelGrid:
     """Occupancy of one depth image (every valid pixel is a ray from the camera centre).
 
     Args:
@@ -246,6 +254,8 @@ def insert_depth(grid: VoxelGrid, depth: np.ndarray, camera: CameraModel, T_grid
         semantic: optional (H, W) class ids, carried into the voxels.
         max_range: depths beyond it give free space up to it only (stereo depth far away is noise).
         stride: use every ``stride``-th row and column (a cheaper, coarser insert).
+        ray_stride: trace free space along the rays of every ``ray_stride``-th row and
+            column only (default: ``stride``); the other pixels still mark their hits.
     """
     cam = camera.image_model()
     if depth.shape != (cam.height, cam.width):
@@ -255,14 +265,19 @@ def insert_depth(grid: VoxelGrid, depth: np.ndarray, camera: CameraModel, T_grid
         sparse = np.zeros_like(depth)
         sparse[::stride, ::stride] = depth[::stride, ::stride]
         depth = sparse
-    points, _ = depth_to_points(np.nan_to_num(depth, nan=0.0, posinf=0.0, neginf=0.0), cam)
+    depth = np.nan_to_num(depth, nan=0.0, posinf=0.0, neginf=0.0)
+    points, _ = depth_to_points(depth, cam)
+    ray_mask = None
+    if ray_stride is not None and ray_stride > 1 and ray_stride != stride:
+        pixel = np.flatnonzero(depth.reshape(-1) > 0)  # depth_to_points' row-major order
+        ray_mask = (pixel // cam.width % ray_stride == 0) & (pixel % cam.width % ray_stride == 0)
     labels = None
     if semantic is not None:
         flat = depth.reshape(-1)
         labels = np.asarray(semantic).reshape(-1)[np.flatnonzero(np.isfinite(flat) & (flat > 0))]
     T = np.asarray(T_grid_camera, dtype=np.float64)
     origin = transform_points(T, camera_centre(cam)[None])[0]
-    return insert_points(grid, transform_points(T, points), origin, labels, max_range, device)
+    return insert_points(grid, transform_points(T, points), origin, labels, max_range, device, ray_mask)
 
 
 def camera_centre(camera: CameraModel) -> np.ndarray:

@@ -82,12 +82,15 @@ class SgbmOccupancy:
 
     Attributes:
         params: matcher settings; ``max_range``: depths beyond it only clear space (metres);
-        stride: pixel subsampling of the insertion; ``device``: the traversal's torch device.
+        stride: pixel subsampling of the hits (1: every matched pixel marks its voxel);
+        ray_stride: pixel subsampling of the free-space rays (the traversal is the cost);
+        device: the traversal's torch device.
     """
 
     params: StereoParams = field(default_factory=StereoParams)
     max_range: float = 45.0
-    stride: int = 2
+    stride: int = 1
+    ray_stride: int = 2
     device: str = "auto"
 
     def __call__(self, frame: StereoFrame, grid: VoxelGrid) -> VoxelGrid:
@@ -98,7 +101,8 @@ class SgbmOccupancy:
         """The occupancy of an already computed disparity of ``frame`` (callers that also
         publish the disparity compute it once)."""
         return insert_depth(grid.geometry(), disparity.to_depth(), frame.left_camera, frame.T_grid_camera,
-                            max_range=self.max_range, device=resolve_device(self.device), stride=self.stride)
+                            max_range=self.max_range, device=resolve_device(self.device), stride=self.stride,
+                            ray_stride=self.ray_stride)
 
 
 @register_occupancy_method("lidar")
@@ -150,7 +154,7 @@ class LearnedOccupancy:
             model = OccDepthNet(config.with_grid(grid)).to(self.device).eval()
             model.load_state_dict(self.model.state_dict())
             model_grid = model.config.grid()
-        factor = _upsampling_factor(model_grid, grid)
+        factor, window = _upsampling_window(model_grid, grid)
         width, height = config.image_size
         left_camera = frame.left_camera.resized(width, height)
         right_camera = frame.right_camera.resized(width, height)
@@ -170,18 +174,25 @@ class LearnedOccupancy:
         if factor > 1:
             labels, probability = (np.repeat(np.repeat(np.repeat(v, factor, 0), factor, 1), factor, 2)
                                    for v in (labels, probability))
+        labels, probability = labels[window], probability[window]
         seen = voxels_in_view(grid, left_camera, T_camera_grid)
         state = np.where(labels > 0, np.uint8(OCCUPIED), np.where(seen, np.uint8(FREE), np.uint8(UNKNOWN)))
         return grid.with_values(state=state.astype(np.uint8), labels=labels.astype(np.uint16),
                                 probability=probability.astype(np.float32))
 
 
-def _upsampling_factor(source: VoxelGrid, target: VoxelGrid) -> int:
-    """Integer f with ``target`` = ``source`` split f times per axis (same box), else an error."""
+def _upsampling_window(source: VoxelGrid, target: VoxelGrid) -> tuple[int, tuple[slice, slice, slice]]:
+    """``(f, window)``: ``target`` is ``source`` split f times per axis (integer f) and cut to
+    ``window``, an aligned box inside it (the whole grid, or e.g. the near quarter of the
+    SemanticKITTI grid that a short-baseline rig uses); else an error."""
     factor = int(round(source.resolution / target.resolution))
-    same_box = np.allclose(source.origin, target.origin) and np.allclose(source.upper, target.upper)
-    if factor < 1 or not same_box or tuple(n * factor for n in source.shape) != target.shape:
-        raise BadInputError("grid", f"the network's grid {source.shape} @ {source.resolution} m cannot be "
-                            f"upsampled to {target.shape} @ {target.resolution} m over another box; "
-                            "use native_grid=True")
-    return factor
+    offset = (np.asarray(target.origin) - np.asarray(source.origin)) / target.resolution
+    start = np.round(offset).astype(int)
+    stop = start + np.asarray(target.shape)
+    if (factor < 1 or not np.isclose(source.resolution, factor * target.resolution)
+            or not np.allclose(offset, start, atol=1e-6) or np.any(start < 0)
+            or np.any(stop > factor * np.asarray(source.shape))):
+        raise BadInputError("grid", f"the network's grid {source.shape} @ {source.resolution} m from "
+                            f"{source.origin} cannot be upsampled to {target.shape} @ {target.resolution} m "
+                            f"from {target.origin} (it must be an aligned box inside it); use native_grid=True")
+    return factor, tuple(slice(int(a), int(b)) for a, b in zip(start, stop))

@@ -15,7 +15,7 @@ model has ``rectified=False`` are first rectified with the model's K, D, R, P
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -32,13 +32,20 @@ _FIXED_POINT = 16.0  # OpenCV matchers return disparity x 16
 
 @dataclass(frozen=True)
 class StereoParams:
-    """Matcher settings (defaults suit KITTI-size images; names follow OpenCV).
+    """Matcher settings (names follow OpenCV).
+
+    Defaults were measured on real ZED stereo (RADIATE, fog) and on simulated KITTI-rig
+    frames (``benchmarks/bench_occupancy_real.py``, README "Stereo depth and voxel occupancy").
 
     Attributes:
         algorithm: ``sgbm`` (semi-global matching) or ``bm`` (block matching, the baseline).
         min_disparity: smallest disparity searched, pixels.
-        num_disparities: size of the searched range, pixels, a positive multiple of 16
-            (128 reaches down to ~3 m at KITTI's f·B = 390 px·m).
+        num_disparities: size of the searched range, pixels, a multiple of 16; 0 (the
+            default) derives it from the pair: ``f·B / min_depth`` rounded to the nearest
+            multiple of 16 (at least 16): 128 for KITTI (f·B = 390 px·m), 16 for a ZED
+            (f·B = 40 px·m). The matcher leaves the left ``num_disparities`` columns
+            unmatched, so a range made for another rig costs a band of the image.
+        min_depth: nearest depth the automatic range reaches, metres.
         block_size: odd matching window edge, pixels (BM needs >= 5).
         p1, p2: SGBM smoothness penalties for disparity changes of 1 and of more than 1
             pixel; 0 means OpenCV's recommended ``8 cn block²`` and ``32 cn block²``.
@@ -53,7 +60,8 @@ class StereoParams:
 
     algorithm: str = "sgbm"
     min_disparity: int = 0
-    num_disparities: int = 128
+    num_disparities: int = 0
+    min_depth: float = 3.0
     block_size: int = 5
     p1: int = 0
     p2: int = 0
@@ -68,17 +76,30 @@ class StereoParams:
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:
             raise BadInputError("StereoParams.algorithm", f"must be one of {ALGORITHMS}, got '{self.algorithm}'")
-        if self.num_disparities <= 0 or self.num_disparities % 16:
-            raise BadInputError("StereoParams.num_disparities", f"must be a positive multiple of 16, "
-                                f"got {self.num_disparities}")
+        if self.num_disparities < 0 or self.num_disparities % 16:
+            raise BadInputError("StereoParams.num_disparities", f"must be a positive multiple of 16 "
+                                f"(or 0: from the pair's f·B), got {self.num_disparities}")
+        if not self.min_depth > 0:
+            raise BadInputError("StereoParams.min_depth", f"must be a positive number of metres, got {self.min_depth}")
         if self.block_size < 1 or self.block_size % 2 == 0 or (self.algorithm == "bm" and self.block_size < 5):
             raise BadInputError("StereoParams.block_size", f"must be odd (>= 5 for bm), got {self.block_size}")
         if self.mode not in SGBM_MODES:
             raise BadInputError("StereoParams.mode", f"must be one of {sorted(SGBM_MODES)}, got '{self.mode}'")
 
 
+def disparity_range(params: StereoParams, focal_px: float, baseline_m: float) -> int:
+    """The searched range in pixels: ``params.num_disparities``, or when 0 the multiple of
+    16 nearest to ``f·B / min_depth`` (at least 16)."""
+    if params.num_disparities:
+        return params.num_disparities
+    return max(16, int(round(focal_px * baseline_m / params.min_depth / 16.0)) * 16)
+
+
 def create_matcher(params: StereoParams, channels: int) -> cv2.StereoMatcher:
-    """The OpenCV matcher for ``params`` on images of ``channels`` channels."""
+    """The OpenCV matcher for ``params`` (with a resolved ``num_disparities``, see
+    :func:`disparity_range`) on images of ``channels`` channels."""
+    if params.num_disparities <= 0:
+        raise BadInputError("StereoParams.num_disparities", "resolve it first with disparity_range()")
     if params.algorithm == "bm":
         matcher = cv2.StereoBM_create(numDisparities=params.num_disparities, blockSize=params.block_size)
         matcher.setMinDisparity(params.min_disparity)
@@ -168,6 +189,7 @@ def compute_disparity(left: np.ndarray, right: np.ndarray, left_camera: CameraMo
             raise BadInputError(f"{name} image", f"is {image.shape[1]}x{image.shape[0]}, its CameraInfo says "
                                 f"{model.width}x{model.height}")
     focal, baseline = stereo_geometry(left_camera, right_camera)
+    params = replace(params, num_disparities=disparity_range(params, focal, baseline))
     grayscale = params.grayscale or params.algorithm == "bm"  # StereoBM takes one channel only
     left = _matcher_input(rectify(left, left_camera), grayscale)
     right = _matcher_input(rectify(right, right_camera), grayscale)

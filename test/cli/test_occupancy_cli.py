@@ -48,7 +48,9 @@ def test_sgbm_method_puts_voxels_on_the_true_surfaces(sequence, tmp_path):
         assert np.count_nonzero(occupied) > 1000
         near_truth = (frame.occupancy.labels > 0) | touches(frame.occupancy.labels > 0)
         # stereo depth is noisy, but wrong calibration or frames would put most voxels in the air
-        assert np.mean(near_truth[occupied]) > 0.7
+        # (every matched pixel marks its voxel: 0.83 / 0.68 of the voxels here, with 1.5x the
+        # true surface voxels of the old every-other-pixel insert, which had 0.84 / 0.70)
+        assert np.mean(near_truth[occupied]) > 0.65
 
 
 def test_learned_method_runs_with_a_weights_file(sequence, tmp_path):

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from depth_completion_ros.errors import BadInputError
-from depth_completion_ros.geometry.voxels import VoxelGrid
+from depth_completion_ros.geometry.camera import CameraModel
+from depth_completion_ros.geometry.voxels import VoxelGrid, voxels_in_view
 
 
 def test_default_grid_is_semantic_kitti_geometry():
@@ -36,3 +37,15 @@ def test_bad_grid_is_rejected():
         VoxelGrid(resolution=0.0)
     with pytest.raises(BadInputError, match="shape"):
         VoxelGrid(shape=(0, 1, 1))
+
+
+def test_voxels_in_view_is_the_camera_frustum():
+    grid = VoxelGrid(origin=(0.0, -2.0, -1.0), resolution=0.5, shape=(8, 8, 4))
+    camera = CameraModel.from_intrinsics(10.0, 10.0, 9.5, 4.5, 20, 10)  # 90 deg across, 53 deg high
+    T_camera_grid = np.array([[0, -1, 0, 0], [0, 0, -1, 0], [1, 0, 0, 0], [0, 0, 0, 1]], float)  # x forward
+    seen = voxels_in_view(grid, camera, T_camera_grid)
+    centres = grid.centres()
+    x, y, z = centres[..., 0], centres[..., 1], centres[..., 2]
+    expected = (x > 0) & (np.abs(y) <= x) & (np.abs(z) * 10.0 <= 5.0 * x)
+    expected &= (10.0 * -y / x + 9.5 < 19.5) & (10.0 * -z / x + 4.5 < 9.5)  # the half-pixel edges
+    np.testing.assert_array_equal(seen, expected)

@@ -3,6 +3,8 @@ import json
 import numpy as np
 import pytest
 
+from depth_completion_ros.errors import BadInputError
+
 from depth_completion_ros.geometry.camera import CameraModel
 from depth_completion_ros.geometry.voxels import OCCUPIED, VoxelGrid
 from depth_completion_ros.models.occupancy import ARCHITECTURE, OccDepthConfig, load_occdepth
@@ -48,3 +50,16 @@ def test_learned_method_runs_natively_on_the_full_grid():
     assert grid.state.shape == (256, 256, 32)
     blocks = grid.labels.reshape(128, 2, 128, 2, 16, 2)
     assert not np.all(blocks == blocks[:, :1, :, :1, :, :1])  # not an upsampled 0.4 m answer
+
+
+def test_learned_method_answers_an_aligned_sub_box_with_the_crop_of_its_full_answer():
+    """A short-baseline rig's grid (the near quarter of the SemanticKITTI box, as the ZED grid
+    of datasets/radiate.py) is cut from the upsampled answer; a misaligned box is refused."""
+    method = create_occupancy_method("learned", device="cpu")
+    frame = random_stereo_frame()
+    full = method(frame, VoxelGrid())
+    near = method(frame, VoxelGrid(origin=(0.0, -12.8, -2.0), resolution=0.2, shape=(128, 128, 32)))
+    np.testing.assert_array_equal(near.labels, full.labels[:128, 64:192])
+    np.testing.assert_array_equal(near.state, full.state[:128, 64:192])
+    with pytest.raises(BadInputError, match="aligned box"):
+        method(frame, VoxelGrid(origin=(0.1, -12.8, -2.0), resolution=0.2, shape=(128, 128, 32)))

@@ -170,3 +170,18 @@ def test_trace_free_marks_a_given_grid_in_place_with_a_value():
     assert np.shares_memory(marked, out) and marked.shape == GRID.shape
     np.testing.assert_array_equal(marked == 1, trace_free(GRID, origin, ends))
     assert set(np.unique(out)) == {1, 7}
+
+
+def test_ray_stride_traces_fewer_rays_but_keeps_every_hit():
+    rng = np.random.default_rng(3)
+    camera = CameraModel.from_intrinsics(40.0, 40.0, 31.5, 15.5, 64, 32)
+    depth = rng.uniform(1.0, 6.0, (32, 64)).astype(np.float32)
+    depth[rng.random(depth.shape) < 0.2] = 0.0
+    T = np.array([[0, 0, 1, 0], [-1, 0, 0, 0], [0, -1, 0, 0], [0, 0, 0, 1]], float)
+    every = insert_depth(GRID, depth, camera, T)
+    fewer = insert_depth(GRID, depth, camera, T, ray_stride=2)
+    np.testing.assert_array_equal(fewer.state == OCCUPIED, every.state == OCCUPIED)
+    assert np.all(every.state[fewer.state == FREE] == FREE)
+    assert np.count_nonzero(fewer.state == FREE) < np.count_nonzero(every.state == FREE)
+    with pytest.raises(BadInputError, match="ray_mask"):
+        insert_points(GRID, np.ones((3, 3)), np.zeros(3), ray_mask=np.ones(2, bool))

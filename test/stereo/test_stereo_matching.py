@@ -8,7 +8,13 @@ from depth_completion_ros.datasets.shared_data import find_shared_data
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.eval.stereo import disparity_errors, fill_background
 from depth_completion_ros.geometry.camera import CameraModel
-from depth_completion_ros.stereo.matching import StereoParams, compute_disparity, rectify, stereo_geometry
+from depth_completion_ros.stereo.matching import (
+    StereoParams,
+    compute_disparity,
+    disparity_range,
+    rectify,
+    stereo_geometry,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -107,3 +113,16 @@ def test_fill_background_takes_the_smaller_neighbour():
     disparity = np.array([[5.0, 0, 0, 2.0, 0], [0, 0, 0, 0, 0]], np.float32)
     valid = disparity > 0
     np.testing.assert_array_equal(fill_background(disparity, valid), [[5, 2, 2, 2, 2], [0, 0, 0, 0, 0]])
+
+
+def test_disparity_range_follows_the_rig_unless_given():
+    assert disparity_range(StereoParams(), 721.5377, 0.54) == 128  # KITTI: reaches 3.04 m
+    assert disparity_range(StereoParams(), 334.6, 0.1208) == 16  # ZED 672x376: 2.5 m
+    assert disparity_range(StereoParams(), 10.0, 0.1) == 16  # never below 16
+    assert disparity_range(StereoParams(min_depth=1.0), 334.6, 0.1208) == 48
+    assert disparity_range(StereoParams(num_disparities=64), 721.5377, 0.54) == 64
+    left, right = _pair(160, 120, focal=100.0, baseline=0.5)
+    image = np.zeros((120, 160), np.uint8)
+    assert compute_disparity(image, image, left, right).max_disparity == 15.0  # f B / 3 m = 16.7 -> 16
+    with pytest.raises(BadInputError, match="min_depth"):
+        StereoParams(min_depth=0.0)
