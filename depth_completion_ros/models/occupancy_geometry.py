@@ -1,0 +1,237 @@
+"""Geometry-first learned occupancy: SGBM voxel geometry in, a cleaned and completed grid out.
+
+The network sees only what transfers from the simulator to real cameras (DESIGN "Learning
+that transfers to real sensors"): the project's own ``sgbm`` occupancy of the frame (stereo
+depth voxelized with exact free space) and plain geometry, per voxel of the requested grid
+(:func:`geometry_features`, :data:`FEATURES`):
+
+* ``occupied``, ``free``, ``unknown``: the ``sgbm`` grid's state (one-hot);
+* ``log_hits``: log(1 + number of SGBM depth pixels that fall in the voxel);
+* ``in_view``: the voxel centre lies in the left camera's image (the frustum);
+* ``height``: the voxel centre's z in the grid frame (metres / 2);
+* ``distance``: distance of the centre to the left camera centre (metres / 25);
+* ``depth_step``: log of the depth change of one pixel of disparity at that distance,
+  ``d^2 / (f B)`` metres (how far a stereo hit there may lie from its surface; it
+  encodes the rig's baseline and focal length).
+
+Output: occupancy logits ``= baseline + residual``, where the baseline is ``+margin`` where
+``sgbm`` is occupied and ``-margin`` elsewhere, and the residual comes from a small 3-D
+U-Net whose last layer is zero-initialized: the untrained network IS ``sgbm``, and training
+can only move it where the simulator says it is wrong (DESIGN: "a learned method starts at
+its classical baseline").
+
+Checkpoints use the completion trainer's format (:mod:`.checkpoint`, kind
+``occupancy_geometry``, ``torch.load(weights_only=True)``); :func:`load_geometry_net`
+checks the architecture before loading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from depth_completion_ros.errors import BadInputError
+from depth_completion_ros.geometry.camera import CameraModel
+from depth_completion_ros.geometry.projection import depth_to_points
+from depth_completion_ros.geometry.transforms import invert_transform, transform_points
+from depth_completion_ros.geometry.voxels import FREE, OCCUPIED, UNKNOWN, VoxelGrid, voxels_in_view
+
+KIND = "occupancy_geometry"
+FEATURES = ("occupied", "free", "unknown", "log_hits", "in_view", "height", "distance", "depth_step")
+
+
+@dataclass(frozen=True)
+class GeometryNetConfig:
+    """Architecture of :class:`GeometryOccNet`.
+
+    Attributes:
+        in_channels: feature channels (``len(FEATURES)``).
+        widths: channels at 1/2, 1/4 and 1/8 of the grid resolution.
+        head_width: channels of the full-resolution 1x1x1 head.
+        margin: the baseline logit magnitude (``+margin`` where sgbm is occupied).
+        threshold: decision threshold on the logit (0 = probability 0.5); a model card
+            may raise it to keep precision.
+    """
+
+    in_channels: int = len(FEATURES)
+    widths: tuple[int, int, int] = (16, 32, 48)
+    head_width: int = 16
+    margin: float = 2.0
+    threshold: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "widths": list(self.widths)}
+
+    @classmethod
+    def from_dict(cls, values: Mapping) -> GeometryNetConfig:
+        values = dict(values)
+        if "widths" in values:
+            values["widths"] = tuple(int(w) for w in values["widths"])
+        return cls(**values)
+
+
+def _block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    groups = 4 if cout % 4 == 0 else 1
+    return nn.Sequential(nn.Conv3d(cin, cout, 3, stride=stride, padding=1, bias=False),
+                         nn.GroupNorm(groups, cout), nn.ReLU(inplace=True))
+
+
+class GeometryOccNet(nn.Module):
+    """A small 3-D U-Net residual over the ``sgbm`` baseline logit.
+
+    Works on any grid whose sides are multiples of 8 (256x256x32, 128x128x32, crops):
+    the encoder runs at 1/2, 1/4 and 1/8 resolution, the decoder returns to 1/2, and a
+    1x1x1 head at full resolution combines the upsampled context with the input features.
+    The head's last layer is zero-initialized, so a fresh network outputs the baseline.
+    """
+
+    def __init__(self, config: GeometryNetConfig = GeometryNetConfig()) -> None:
+        super().__init__()
+        self.config = config
+        w1, w2, w3 = config.widths
+        c = config.in_channels
+        self.enc1 = nn.Sequential(_block(c, w1, 2), _block(w1, w1))
+        self.enc2 = nn.Sequential(_block(w1, w2, 2), _block(w2, w2))
+        self.enc3 = nn.Sequential(_block(w2, w3, 2), _block(w3, w3))
+        self.dec2 = _block(w3 + w2, w2)
+        self.dec1 = _block(w2 + w1, w1)
+        self.head = nn.Sequential(nn.Conv3d(w1 + c, config.head_width, 1), nn.ReLU(inplace=True),
+                                  nn.Conv3d(config.head_width, 1, 1))
+        nn.init.zeros_(self.head[-1].weight)
+        nn.init.zeros_(self.head[-1].bias)
+
+    def baseline(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, 1, X, Y, Z) the ``sgbm`` logit: +margin where occupied, -margin elsewhere."""
+        occupied = features[:, FEATURES.index("occupied"):FEATURES.index("occupied") + 1]
+        return self.config.margin * (2.0 * occupied - 1.0)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, C, X, Y, Z) features -> (B, 1, X, Y, Z) occupancy logits."""
+        if any(s % 8 for s in features.shape[2:]):
+            raise BadInputError("features", f"grid sides must be multiples of 8, got {tuple(features.shape[2:])}")
+        e1 = self.enc1(features)
+        e2 = self.enc2(e1)
+        e3 = self.enc3(e2)
+        d2 = self.dec2(torch.cat([F.interpolate(e3, size=e2.shape[2:], mode="trilinear", align_corners=False), e2], 1))
+        d1 = self.dec1(torch.cat([F.interpolate(d2, size=e1.shape[2:], mode="trilinear", align_corners=False), e1], 1))
+        up = F.interpolate(d1, size=features.shape[2:], mode="trilinear", align_corners=False)
+        return self.baseline(features) + self.head(torch.cat([up, features], 1))
+
+
+def hit_counts(depth: np.ndarray, camera: CameraModel, T_grid_camera: np.ndarray, grid: VoxelGrid,
+               max_range: float | None = None) -> np.ndarray:
+    """(X, Y, Z) int64: the SGBM depth pixels (within ``max_range`` of the camera) per voxel."""
+    from depth_completion_ros.pipeline.occupancy import camera_centre  # the one camera-centre rule
+
+    cam = camera.image_model()
+    depth = np.nan_to_num(np.asarray(depth, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    T = np.asarray(T_grid_camera, np.float64)
+    origin = transform_points(T, camera_centre(cam)[None])[0]
+    points = transform_points(T, depth_to_points(depth, cam)[0])
+    if max_range is not None and len(points):
+        points = points[np.linalg.norm(points - origin, axis=1) <= max_range]
+    index, inside = grid.voxel_index(points)
+    flat = np.ravel_multi_index(tuple(index[inside].T), grid.shape)
+    return np.bincount(flat, minlength=int(np.prod(grid.shape))).reshape(grid.shape)
+
+
+def assemble_features(sgbm_state: np.ndarray, hits: np.ndarray, camera: CameraModel, T_grid_camera: np.ndarray,
+                      grid: VoxelGrid, focal_baseline: float | None = None) -> np.ndarray:
+    """(C, X, Y, Z) float32 features (:data:`FEATURES`) from the ``sgbm`` state and the hit counts."""
+    from depth_completion_ros.pipeline.occupancy import camera_centre
+
+    state = np.asarray(sgbm_state)
+    if state.shape != tuple(grid.shape) or np.shape(hits) != tuple(grid.shape):
+        raise BadInputError("sgbm_state", f"state {state.shape} / hits {np.shape(hits)} do not match the grid "
+                            f"{tuple(grid.shape)}")
+    cam = camera.image_model()
+    T = np.asarray(T_grid_camera, np.float64)
+    origin = transform_points(T, camera_centre(cam)[None])[0]
+    centres = grid.centres()
+    distance = np.linalg.norm(centres - origin, axis=-1)
+    fb = float(focal_baseline) if focal_baseline else 40.0
+    out = np.empty((len(FEATURES), *grid.shape), np.float32)
+    out[0] = state == OCCUPIED
+    out[1] = state == FREE
+    out[2] = state == UNKNOWN
+    out[3] = np.log1p(np.asarray(hits, np.float32))
+    out[4] = voxels_in_view(grid, cam, invert_transform(T))
+    out[5] = centres[..., 2] / 2.0
+    out[6] = distance / 25.0
+    out[7] = np.log(np.maximum(distance, 0.5) ** 2 / fb) / 3.0
+    return out
+
+
+def geometry_features(sgbm_state: np.ndarray, depth: np.ndarray, camera: CameraModel, T_grid_camera: np.ndarray,
+                      grid: VoxelGrid, max_range: float | None = None,
+                      focal_baseline: float | None = None) -> np.ndarray:
+    """(C, X, Y, Z) float32 network input (:data:`FEATURES`) of one stereo frame.
+
+    Args:
+        sgbm_state: (X, Y, Z) uint8 state of the ``sgbm`` method's grid (UNKNOWN / FREE / OCCUPIED).
+        depth: (H, W) float32 SGBM depth, metres, 0 = none (the depth ``sgbm`` inserted).
+        camera: the left camera; ``T_grid_camera``: grid <- the frame its P projects from.
+        grid: the grid geometry; ``max_range``: depths beyond it count no hit (as ``sgbm``).
+        focal_baseline: ``f B`` in px m (default: 40, a ZED-like rig, when unknown).
+    """
+    hits = hit_counts(depth, camera, T_grid_camera, grid, max_range)
+    return assemble_features(sgbm_state, hits, camera, T_grid_camera, grid, focal_baseline)
+
+
+def padded_shape(shape: tuple[int, ...], multiple: int = 8) -> tuple[int, ...]:
+    return tuple(int(np.ceil(s / multiple) * multiple) for s in shape)
+
+
+@torch.no_grad()
+def predict_logits(model: GeometryOccNet, features: np.ndarray, device: str | torch.device = "cpu") -> np.ndarray:
+    """(X, Y, Z) float32 logits of one frame's features (padded to multiples of 8 and cut back)."""
+    shape = features.shape[1:]
+    target = padded_shape(shape)
+    tensor = torch.as_tensor(features, device=device)[None]
+    if target != tuple(shape):
+        pad = []
+        for s, t in zip(reversed(shape), reversed(target)):
+            pad += [0, t - s]
+        tensor = F.pad(tensor, pad)  # zeros: unknown-free padding reads as "nothing measured"
+    logits = model(tensor)[0, 0, :shape[0], :shape[1], :shape[2]]
+    return logits.float().cpu().numpy()
+
+
+def occupancy_state(logits: np.ndarray, sgbm_state: np.ndarray, threshold: float = 0.0,
+                    in_view: np.ndarray | None = None) -> np.ndarray:
+    """(X, Y, Z) uint8 state: OCCUPIED where ``logits > threshold``; elsewhere ``sgbm``'s
+    state, with its occupied voxels that the network clears set FREE. Outside ``in_view``
+    (the camera frustum, when given) ``sgbm``'s state is kept as it is."""
+    occupied = logits > threshold
+    if in_view is not None:
+        occupied = np.where(in_view, occupied, sgbm_state == OCCUPIED)
+    rest = np.where(sgbm_state == OCCUPIED, np.uint8(FREE), sgbm_state.astype(np.uint8))
+    return np.where(occupied, np.uint8(OCCUPIED), rest).astype(np.uint8)
+
+
+def load_geometry_net(path: str | Path, device: str | torch.device = "cpu",
+                      expected_config: GeometryNetConfig | None = None) -> tuple[GeometryOccNet, dict]:
+    """The network of a checkpoint (eval mode on ``device``) and the checkpoint dict.
+
+    Raises:
+        BadInputError: unreadable file, another kind, or an architecture mismatch.
+    """
+    from depth_completion_ros.models.checkpoint import check_state_dict, read_checkpoint
+
+    payload = read_checkpoint(path)
+    if payload["kind"] != KIND:
+        raise BadInputError(str(path), f"is a '{payload['kind']}' checkpoint, expected '{KIND}'")
+    try:
+        config = GeometryNetConfig.from_dict(payload["model_config"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise BadInputError(str(path), f"invalid model_config {payload['model_config']}: {error}") from error
+    model = GeometryOccNet(expected_config or config)
+    check_state_dict(model.state_dict(), payload["state_dict"], str(path))
+    model.load_state_dict(payload["state_dict"])
+    return model.to(device).eval(), payload
