@@ -10,6 +10,9 @@
 * ``dcr train occupancy --config FILE [--resume] [--out-dir DIR] [--epochs N]``: train the
   OccDepth-style stereo occupancy network (``config/train/occupancy_cpu.yaml``); same
   conventions (resume, validation, progress, seed, torchrun DDP).
+* ``dcr train occupancy-geometry --config FILE [--resume] [--device cpu|cuda]``: the
+  geometry-first ``learned`` occupancy network (``config/train/occupancy_geometry_cpu.yaml``):
+  simulates its cache when missing, then trains with the completion trainer's pieces.
 """
 
 from __future__ import annotations
@@ -55,6 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     occupancy.add_argument("--out-dir", metavar="DIR", help="override trainer.out_dir")
     occupancy.add_argument("--epochs", type=int, help="override trainer.epochs")
     occupancy.add_argument("--no-progress", action="store_true", help="log lines instead of progress bars")
+    geometry = commands.add_parser("occupancy-geometry", help="train the geometry-first occupancy network (learned)")
+    geometry.add_argument("--config", required=True, type=Path, metavar="FILE", help="training config YAML")
+    geometry.add_argument("--resume", action="store_true", help="continue from OUT/occupancy_geometry.pt")
+    geometry.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="(default: %(default)s)")
 
 
 def load_tum_frame(folder: Path):
@@ -117,7 +124,17 @@ def _occupancy(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"cache": _cache, "completion": _completion, "occupancy": _occupancy}
+def _occupancy_geometry(args: argparse.Namespace) -> int:
+    from depth_completion_ros.models.occupancy_geometry_training import GeometryTrainConfig, train_geometry
+
+    path = train_geometry(GeometryTrainConfig.load(args.config), args.device, args.resume,
+                          log=lambda line: print(line, file=sys.stderr, flush=True))
+    print(f"occupancy_geometry: {path}")
+    return 0
+
+
+COMMANDS = {"cache": _cache, "completion": _completion, "occupancy": _occupancy,
+            "occupancy-geometry": _occupancy_geometry}
 
 
 def run(args: argparse.Namespace) -> int:
