@@ -15,6 +15,24 @@ from pathlib import Path
 from depth_completion_ros.errors import BadInputError
 
 
+def _at_least(minimum: int):
+    """An argparse type: an integer >= ``minimum`` (checked before any work starts)."""
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bags", nargs="+", type=Path, metavar="BAG", help="bag directories or files (MCAP, sqlite3, ROS 1)")
     parser.add_argument("--out", type=Path, required=True, help="report folder (created)")
@@ -35,11 +53,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--right-image-topic", default="/camera/right/image_rect")
     parser.add_argument("--right-camera-info-topic", default="/camera/right/camera_info")
     parser.add_argument("--occupancy-methods", default="sgbm", help="comma-separated (default: %(default)s)")
-    parser.add_argument("--holdout-every", type=int, default=None, metavar="K",
+    parser.add_argument("--holdout-every", type=_at_least(2), default=None, metavar="K",
                         help="without a GT topic: keep LiDAR rings with ring %% K == 0 as input, score on the rest")
-    parser.add_argument("--max-frames", type=int, default=None, help="stop after N synchronized frames per bag")
-    parser.add_argument("--rate", type=float, default=1.0, help="live replay speed factor (default: %(default)s)")
-    parser.add_argument("--workers", type=int, default=1, help="evaluate bags in parallel with Ray (offline mode)")
+    parser.add_argument("--max-frames", type=_at_least(1), default=None, help="stop after N synchronized frames per bag")
+    parser.add_argument("--rate", type=_positive_float, default=1.0, help="live replay speed factor (default: %(default)s)")
+    parser.add_argument("--workers", type=_at_least(1), default=1, help="evaluate bags in parallel with Ray (offline mode)")
     parser.add_argument("--ray-address", default=None, help="an existing Ray cluster (default: a local one)")
 
 
@@ -89,6 +107,11 @@ def run(args: argparse.Namespace) -> int:
     for problem in result.problems:
         print(f"problem: {problem}", file=sys.stderr)
     print(f"report: {report}")
+    if not any(m.records for m in result.methods.values()) and not result.occupancy:
+        drops = ", ".join(f"{k} {v}" for k, v in sorted(result.drops.items())) or "none"
+        print(f"dcr eval: nothing was scored ({result.sweeps} LiDAR sweeps in {len(args.bags)} bag(s); drops: {drops}): "
+              f"check --lidar-topic, --image-topic and --camera-info-topic against the bag's topics", file=sys.stderr)
+        return 2
     return 1 if result.problems else 0
 
 

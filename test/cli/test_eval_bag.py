@@ -119,7 +119,7 @@ def test_holdout_rings_as_ground_truth(sim_bag, tmp_path):
 
 def test_missing_topic_is_one_clear_line(sim_bag, tmp_path):
     result = dcr("eval", str(sim_bag), "--out", str(tmp_path), "--lidar-topic", "/velodyne_points")
-    assert result.returncode == 1
+    assert result.returncode == 2 and "nothing was scored" in result.stderr  # nothing done: bad input
     problems = [line for line in result.stderr.splitlines() if line.startswith("problem:")]
     assert len(problems) == 1 and "/velodyne_points" in problems[0] and "/lidar/points" in problems[0]
     assert (tmp_path / "report.html").is_file()
@@ -149,7 +149,7 @@ def test_corrupt_and_truncated_bags_are_one_line_errors_and_what_was_readable_is
 def test_missing_calibration_is_reported_per_frame(sim_bag, tmp_path):
     no_tf = copy_bag_without(sim_bag, tmp_path / "no_tf", {"/tf_static"})
     result = dcr("eval", str(no_tf), "--out", str(tmp_path / "report"))
-    assert result.returncode == 1
+    assert result.returncode == 2  # every frame lacked calibration: nothing scored
     assert "no /tf_static transform" in result.stderr and "lidar_to_camera.matrix" in result.stderr
     assert json.loads((tmp_path / "report" / "metrics.json").read_text())["drops"]["bad_input"] == 6
 

@@ -35,6 +35,33 @@ CASES: list[tuple[str, Callable[[Path], list[str]], int, str]] = [
 ]
 
 
+def no_frame_scored(tmp: Path, bag: Path) -> list[str]:
+    return ["eval", str(bag), "--out", str(tmp / "out"), "--image-topic", "/no/such/image"]
+
+
+def zero_holdout(tmp: Path, bag: Path) -> list[str]:
+    return ["eval", str(bag), "--out", str(tmp / "out"), "--gt-depth-topic", "none", "--holdout-every", "0"]
+
+
+def negative_max_frames(tmp: Path, bag: Path) -> list[str]:
+    return ["eval", str(bag), "--out", str(tmp / "out"), "--max-frames", "-1"]
+
+
+# (name, arguments built in a temporary folder from a simulated bag, exit code, stderr fragment)
+BAG_CASES: list[tuple[str, Callable[[Path, Path], list[str]], int, str]] = [
+    ("nothing scored", no_frame_scored, EXIT_USAGE, "nothing was scored"),
+    ("--holdout-every 0", zero_holdout, EXIT_USAGE, "must be at least 2"),
+    ("--max-frames -1", negative_max_frames, EXIT_USAGE, "must be at least 1"),
+]
+
+
+@pytest.mark.parametrize(("name", "build", "code", "says"), BAG_CASES, ids=[c[0] for c in BAG_CASES])
+def test_evaluations_that_score_nothing_never_exit_0(sim_bag, tmp_path, name, build, code, says):
+    result = subprocess.run(DCR + build(tmp_path, sim_bag), capture_output=True, text=True, timeout=300)
+    assert result.returncode == code, result.stderr
+    assert says in result.stderr and "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize(("name", "build", "code", "says"), CASES, ids=[c[0] for c in CASES])
 def test_bad_usage_ends_in_one_line_and_its_exit_code(tmp_path, name, build, code, says):
     result = subprocess.run(DCR + build(tmp_path), capture_output=True, text=True, timeout=120)
