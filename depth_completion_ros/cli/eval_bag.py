@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from depth_completion_ros.cli.exits import EXIT_INTERRUPTED, is_interruption
 from depth_completion_ros.errors import BadInputError
 
 
@@ -94,14 +95,26 @@ def run(args: argparse.Namespace) -> int:
         for part in map_bags(args.bags, options, pictures, args.workers, args.ray_address):
             result.merge(part)
     else:
-        for bag in _progress(args.bags):
-            try:
-                if args.mode == "live":
-                    result.merge(evaluation.evaluate_live(bag, options, args.out / "live", args.rate, pictures))
-                else:
-                    result.merge(evaluation.evaluate_offline(bag, options, pictures))
-            except Exception as error:  # one broken recording must not lose the others' report
-                result.add_problem(f"{bag}: evaluation failed: {error!r}")
+        done = 0
+        try:
+            for bag in _progress(args.bags):
+                try:
+                    if args.mode == "live":
+                        result.merge(evaluation.evaluate_live(bag, options, args.out / "live", args.rate, pictures))
+                    else:
+                        result.merge(evaluation.evaluate_offline(bag, options, pictures))
+                except Exception as error:  # one broken recording must not lose the others' report
+                    result.add_problem(f"{bag}: evaluation failed: {error!r}")
+                done += 1
+        except BaseException as error:
+            if not is_interruption(error):
+                raise
+            # Ctrl-C: the bags finished so far still get their report, marked as partial
+            result.add_problem(f"interrupted after {done} of {len(args.bags)} bag(s): the report covers those only")
+            write_report(result, args.out)
+            print(f"dcr eval: interrupted after {done} of {len(args.bags)} bag(s); partial report in {args.out}",
+                  file=sys.stderr)
+            return EXIT_INTERRUPTED
     report = write_report(result, args.out)
     print(summary_table(result))
     for problem in result.problems:

@@ -25,16 +25,15 @@ from pathlib import Path
 
 import yaml
 
+from depth_completion_ros.cli.exits import (
+    EXIT_BUG,
+    EXIT_CODES,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    is_interruption,
+)
 from depth_completion_ros.errors import BadInputError
 
-EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-EXIT_CODES = {
-    EXIT_OK: "all done",
-    EXIT_PARTIAL: "done with some bad items (named; the rest written)",
-    EXIT_USAGE: "bad usage or input (a bad argument, file, bag or configuration)",
-    EXIT_BUG: "unexpected error: a bug; the traceback is in the log file named",
-    EXIT_INTERRUPTED: "interrupted (Ctrl-C or SIGTERM)",
-}
 ERROR_LOG = Path(tempfile.gettempdir()) / "dcr-last-error.log"
 
 # name -> (module, one-line help)
@@ -74,11 +73,6 @@ def _interrupt_on_sigterm(signum: int, frame) -> None:
     raise KeyboardInterrupt  # SIGTERM stops a command as Ctrl-C does: through its clean-up
 
 
-def _is_interruption(error: BaseException) -> bool:
-    # rclpy's ExternalShutdownException (a signal that rclpy took) is an interruption too
-    return isinstance(error, KeyboardInterrupt) or type(error).__name__ == "ExternalShutdownException"
-
-
 def run_command(args: argparse.Namespace) -> int:
     """Run the parsed subcommand; map what escapes it to one stderr line and an exit code."""
     prog = f"dcr {args.command}"
@@ -95,7 +89,7 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"{prog}: malformed YAML: {' '.join(str(error).split())}", file=sys.stderr)
         return EXIT_USAGE
     except BaseException as error:
-        if _is_interruption(error):
+        if is_interruption(error):
             print(f"{prog}: interrupted", file=sys.stderr)
             return EXIT_INTERRUPTED
         if isinstance(error, SystemExit):

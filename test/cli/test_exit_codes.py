@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from depth_completion_ros.cli.main import ERROR_LOG, EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, run_command
+from depth_completion_ros.cli.exits import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE
+from depth_completion_ros.cli.main import ERROR_LOG, run_command
 
 DCR = [sys.executable, "-m", "depth_completion_ros.cli.main"]
 
@@ -92,3 +93,22 @@ def test_an_unexpected_error_names_the_log_holding_its_traceback(tmp_path, monke
     assert "KeyError: 'missing'" in ERROR_LOG.read_text()
     assert run_command(argparse.Namespace(**{**vars(args), "debug": True})) == EXIT_BUG
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_an_interrupted_evaluation_reports_the_bags_it_finished(sim_bag, tmp_path, monkeypatch):
+    from depth_completion_ros.cli import eval_bag
+    from depth_completion_ros.cli.main import build_parser
+    from depth_completion_ros.ros import evaluation
+
+    finished = evaluation.evaluate_offline
+
+    def second_bag_interrupted(bag, options, pictures):
+        if Path(bag).name == "second":
+            raise KeyboardInterrupt
+        return finished(bag, options, pictures)
+
+    monkeypatch.setattr(evaluation, "evaluate_offline", second_bag_interrupted)
+    args = build_parser().parse_args(["eval", str(sim_bag), str(tmp_path / "second"), "--out", str(tmp_path / "r")])
+    assert eval_bag.run(args) == EXIT_INTERRUPTED
+    report = (tmp_path / "r" / "report.md").read_text()
+    assert "interrupted after 1 of 2 bag(s)" in report and "classical" in report
