@@ -27,7 +27,7 @@ from rosbags.typesys import Stores, get_typestore
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.geometry.camera import CameraModel
 from depth_completion_ros.geometry.transforms import xyz_quat_from_transform
-from depth_completion_ros.geometry.voxels import OCCUPIED, UNKNOWN
+from depth_completion_ros.geometry.voxels import FREE, OCCUPIED, UNKNOWN
 from depth_completion_ros.sim.occupancy import OccupancyGroundTruth, touches
 
 TF_STATIC_TOPIC = "/tf_static"
@@ -49,18 +49,31 @@ def lidar_cloud(points: np.ndarray, rings: np.ndarray) -> np.ndarray:
     return cloud
 
 
-def occupancy_cloud(occupancy: OccupancyGroundTruth) -> np.ndarray:
-    """(K,) :data:`OCCUPANCY_DTYPE` array: the CENTRES of the occupied voxels that have an
-    empty 6-neighbour (solid interiors are left out, which keeps a frame near 1 MB instead
-    of 10), in the grid's frame, with ``label`` (class id) and ``state``: 2 (OCCUPIED) for
-    observed voxels, 0 (UNKNOWN) for voxels no sensor observes (SemanticKITTI "invalid")."""
+def occupancy_cloud(occupancy: OccupancyGroundTruth, free: bool = False) -> np.ndarray:
+    """(K,) :data:`OCCUPANCY_DTYPE` array of voxel CENTRES in the grid's frame.
+
+    By default the occupied voxels that have an empty 6-neighbour (solid interiors are left
+    out, which keeps a frame near 1 MB instead of 10), with ``label`` (class id) and
+    ``state``: 2 (OCCUPIED) for observed voxels, 0 (UNKNOWN) for voxels no sensor observes
+    (SemanticKITTI "invalid"); a reader counts the voxels the cloud does not list as empty.
+
+    With ``free``, every occupied voxel and also every observed EMPTY voxel (``label`` 0,
+    ``state`` 1, FREE): the cloud then says which voxels were observed, and a reader
+    (:func:`~depth_completion_ros.eval.occupancy.ground_truth_from_cloud`) counts the
+    voxels it does not list as unobserved. Targets scored in part of a grid only (a camera
+    frustum) need it.
+    """
     occupied = occupancy.labels > 0
-    index = np.flatnonzero(occupied & touches(~occupied))
+    listed = occupied if free else occupied & touches(~occupied)
+    if free:
+        listed = listed | (~occupied & ~occupancy.invalid)
+    index = np.flatnonzero(listed)
     centres = occupancy.grid.centres().reshape(-1, 3)[index]
     cloud = np.empty(index.size, dtype=OCCUPANCY_DTYPE)
     cloud["x"], cloud["y"], cloud["z"] = centres[:, 0], centres[:, 1], centres[:, 2]
     cloud["label"] = occupancy.labels.reshape(-1)[index]
-    cloud["state"] = np.where(occupancy.invalid.reshape(-1)[index], UNKNOWN, OCCUPIED)
+    observed = np.where(occupied.reshape(-1)[index], OCCUPIED, FREE)
+    cloud["state"] = np.where(occupancy.invalid.reshape(-1)[index], UNKNOWN, observed)
     return cloud
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from depth_completion_ros.datasets.kitti_odometry import write_calib
 from depth_completion_ros.datasets.semantic_kitti import SSCMetrics, write_bits, write_labels
 from depth_completion_ros.geometry.transforms import invert_transform
-from depth_completion_ros.geometry.voxels import OCCUPIED, VoxelGrid, downsample_labels
+from depth_completion_ros.geometry.voxels import FREE, OCCUPIED, UNKNOWN, VoxelGrid, downsample_labels
 from depth_completion_ros.models.occupancy_data import learning_ids
 from depth_completion_ros.pipeline.occupancy_methods import OccupancyMethod, StereoFrame, create_occupancy_method
 from depth_completion_ros.sim.dataset import SimDataset
@@ -120,17 +120,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", default="sgbm,learned,lidar", help="comma-separated (default: %(default)s)")
     parser.add_argument("--json", type=Path, help="also write the report here")
     parser.add_argument("--native-grid", action="store_true",
-                        help="also run the learned network natively on each grid (the GPU default; on the full "
+                        help="also run the occdepth network natively on each grid (the GPU default; on the full "
                              "grid ~7 s a frame on a CPU) beside the CPU default (trained grid, nearest upsampling)")
     args = parser.parse_args(argv)
     methods = {}
     for name in args.methods.split(","):
         options = {"device": "cpu"}
-        if name == "learned" and args.weights is not None:
+        if name in ("learned", "occdepth") and args.weights is not None:
             options["weights"] = args.weights
         methods[name] = create_occupancy_method(name, **options)
-        if name == "learned" and args.native_grid:
-            methods["learned (native grid)"] = create_occupancy_method(name, **options, native_grid=True)
+        if name == "occdepth" and args.native_grid:
+            methods["occdepth (native grid)"] = create_occupancy_method(name, **options, native_grid=True)
     frames = SimDataset(args.frames, "street", "kitti", args.seed, outputs=("stereo", "lidar", "occupancy"))
     report = evaluate(methods, frames, log=lambda line: print(line, file=sys.stderr))
     print(format_report(report))
@@ -145,23 +145,28 @@ if __name__ == "__main__":
 
 def ground_truth_from_cloud(cloud: np.ndarray, grid: VoxelGrid) -> tuple[np.ndarray, np.ndarray]:
     """Voxel ground truth from an occupancy cloud (the simulator's and converters' layout:
-    occupied voxel centres with ``label`` raw SemanticKITTI ids and ``state``: 2 observed,
-    0 never observed).
+    voxel centres with ``label`` raw SemanticKITTI ids and ``state``: 2 observed occupied,
+    1 observed free, 0 never observed; :func:`~depth_completion_ros.datasets.bag_writer.occupancy_cloud`).
 
     Returns:
         ``(labels, invalid)``: (nx, ny, nz) learning ids (0 = empty) and the bool mask of
-        occupied voxels no sensor observed. Voxels the cloud does not list count as empty
-        and valid (the cloud does not say which empty voxels were seen).
+        voxels not to score. Listed voxels with state 0 are invalid; listed FREE voxels are
+        empty and valid. Voxels the cloud does not list count as empty and valid when it
+        lists no FREE voxel (it does not say which empty voxels were seen), and as invalid
+        when it does (it lists every observed voxel, e.g. a target scored in a camera frustum).
     """
     points = np.column_stack([cloud["x"], cloud["y"], cloud["z"]]).astype(np.float64)
     index, inside = grid.voxel_index(points)
-    index = index[inside]
+    names = cloud.dtype.names or ()
+    state = cloud["state"] if "state" in names else np.full(len(cloud), OCCUPIED, np.uint8)
+    lists_free = bool(np.any(state == FREE))
+    index, state = index[inside], state[inside]
     labels = np.zeros(grid.shape, np.uint8)
-    invalid = np.zeros(grid.shape, bool)
-    raw = cloud["label"][inside] if "label" in (cloud.dtype.names or ()) else np.full(index.shape[0], 1)
-    observed = cloud["state"][inside] == OCCUPIED if "state" in (cloud.dtype.names or ()) else np.ones(len(index), bool)
-    learned = learning_ids(np.asarray(raw)) if "label" in (cloud.dtype.names or ()) else raw.astype(np.uint8)
+    invalid = np.full(grid.shape, lists_free, bool)
+    raw = cloud["label"][inside] if "label" in names else np.full(index.shape[0], 1)
+    learned = learning_ids(np.asarray(raw)) if "label" in names else raw.astype(np.uint8)
+    occupied = state != FREE
     i, j, k = index.T
-    labels[i, j, k] = np.maximum(learned, 1)  # listed voxels are occupied even with an unmapped class
-    invalid[i[~observed], j[~observed], k[~observed]] = True
+    labels[i[occupied], j[occupied], k[occupied]] = np.maximum(learned[occupied], 1)  # even with an unmapped class
+    invalid[i, j, k] = state == UNKNOWN
     return labels, invalid

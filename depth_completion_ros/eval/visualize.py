@@ -133,3 +133,41 @@ def occupancy_bev(predicted: np.ndarray, target: np.ndarray, invalid: np.ndarray
     image[~pred & true] = (70, 110, 240)
     image = image[::-1, ::-1]  # rows: +x up; columns: +y to the left
     return np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
+
+
+def labelled(image: np.ndarray, text: str) -> np.ndarray:
+    """``image`` with ``text`` in white on a dark box at its top-left corner."""
+    return _label(image, text)
+
+
+def occupancy_height_histogram(path: str | Path, series: dict[str, np.ndarray], z_centres: np.ndarray,
+                               invalid: np.ndarray | None = None, title: str = "Occupied voxels per height") -> Path:
+    """Plot how many occupied voxels each horizontal layer holds, one line per grid.
+
+    A method that floods a layer (a floor under the whole view, a ceiling of phantom
+    voxels) shows at once against the target's profile.
+
+    Args:
+        series: name -> (nx, ny, nz) class ids, 0 = empty (e.g. the target and each method).
+        z_centres: (nz,) layer heights in metres (``grid.axis_centres(2)``).
+        invalid: optional (nx, ny, nz) voxels left out of every count.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keep = None if invalid is None else ~invalid
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    for name, labels in series.items():
+        occupied = labels > 0 if keep is None else (labels > 0) & keep
+        ax.plot(occupied.sum(axis=(0, 1)), z_centres, marker=".", label=name)
+    ax.set_xlabel("occupied voxels in the layer")
+    ax.set_ylabel("height of the layer (m)")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
