@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 
+from depth_completion_ros.cli.paths import output_dir
 from depth_completion_ros.cli.timing import frame_timing_summary
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.pipeline.engine import DEFAULT_METHOD, DEVICE_CHOICES, available_methods
@@ -26,7 +27,7 @@ from depth_completion_ros.pipeline.engine import DEFAULT_METHOD, DEVICE_CHOICES,
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", required=True, type=Path, metavar="DIR",
                         help="folder with image/, velodyne_raw/ and intrinsics/")
-    parser.add_argument("--output", required=True, type=Path, metavar="DIR",
+    parser.add_argument("--output", required=True, type=output_dir, metavar="DIR",
                         help="folder for the uint16 depth PNGs (created)")
     parser.add_argument("--method", default=DEFAULT_METHOD, metavar="NAME",
                         help=f"completion method: {', '.join(available_methods())} (default: %(default)s)")

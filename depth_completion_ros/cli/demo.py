@@ -16,9 +16,11 @@ import sys
 import time
 from pathlib import Path
 
+from depth_completion_ros.cli.paths import output_dir
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default: %(default)s)")
+    parser.add_argument("--out", type=output_dir, default=Path("out/demo"), help="output folder (default: %(default)s)")
     parser.add_argument("--frames", type=int, default=20, help="LiDAR sweeps to simulate (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=7, help="simulator seed (default: %(default)s)")
     parser.add_argument("--rig", default="kitti", help="simulator rig: kitti, nuscenes or a YAML file (default: %(default)s)")

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from depth_completion_ros.cli.exits import EXIT_INTERRUPTED, is_interruption
+from depth_completion_ros.cli.paths import output_dir
 from depth_completion_ros.errors import BadInputError
 
 
@@ -36,7 +37,7 @@ def _positive_float(text: str) -> float:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bags", nargs="+", type=Path, metavar="BAG", help="bag directories or files (MCAP, sqlite3, ROS 1)")
-    parser.add_argument("--out", type=Path, required=True, help="report folder (created)")
+    parser.add_argument("--out", type=output_dir, required=True, help="report folder (created)")
     parser.add_argument("--mode", choices=("offline", "live"), default="offline",
                         help="offline: pipeline in-process; live: replay through the real node over DDS (default: %(default)s)")
     parser.add_argument("--config", type=Path, help="the node's ROS 2 parameters file (slop, extrinsics, ...)")

@@ -14,6 +14,7 @@ import json
 import sys
 from pathlib import Path
 
+from depth_completion_ros.cli.paths import output_file
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.eval.metrics import DEFAULT_CAPS, DEFAULT_RANGE_BUCKETS
 
@@ -42,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     default_buckets = ",".join(f"{lo:g}-{hi:g}" for lo, hi in DEFAULT_RANGE_BUCKETS)
     parser.add_argument("--pred", required=True, type=Path, metavar="DIR", help="folder of predicted depth PNGs")
     parser.add_argument("--gt", required=True, type=Path, metavar="DIR", help="folder of ground-truth depth PNGs")
-    parser.add_argument("--json", type=Path, metavar="FILE",
+    parser.add_argument("--json", type=output_file, metavar="FILE",
                         help="also write the metrics (overall, by range, per image) here")
     parser.add_argument("--ranges", type=_parse_buckets, default=list(DEFAULT_RANGE_BUCKETS),
                         help=f"ground-truth range buckets in metres, LOWER < d <= UPPER (default: {default_buckets})")

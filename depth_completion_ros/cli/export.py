@@ -16,6 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from depth_completion_ros.cli.paths import output_file
 from depth_completion_ros.errors import BadInputError
 
 PARITY_TOLERANCE_M = 0.01
@@ -25,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", default="onnx", choices=("onnx", "pt"), help="export format (default: %(default)s)")
     parser.add_argument("--weights", type=Path, metavar="FILE",
                         help="completion (or, for pt, teacher) checkpoint (default: the shipped completion_small.pt)")
-    parser.add_argument("--output", required=True, type=Path, metavar="FILE", help="the .onnx / .pt file to write")
+    parser.add_argument("--output", required=True, type=output_file, metavar="FILE", help="the .onnx / .pt file to write")
     parser.add_argument("--width", type=int, default=1216, help="traced width (any multiple of 32 runs)")
     parser.add_argument("--height", type=int, default=352, help="traced height")
 

@@ -22,6 +22,7 @@ import functools
 import sys
 from pathlib import Path
 
+from depth_completion_ros.cli.paths import output_dir
 from depth_completion_ros.errors import BadInputError
 
 TUM_INTRINSICS = (525.0, 525.0, 319.5, 239.5)  # TUM RGB-D ROS default (fx, fy, cx, cy)
@@ -31,7 +32,7 @@ TUM_DEPTH_SCALE = 5000.0  # TUM depth PNG: value / 5000 = metres
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     commands = parser.add_subparsers(dest="train_command", metavar="WHAT", required=True)
     cache = commands.add_parser("cache", help="simulate training frames into a cache folder")
-    cache.add_argument("--out", required=True, type=Path, metavar="DIR", help="cache folder (created)")
+    cache.add_argument("--out", required=True, type=output_dir, metavar="DIR", help="cache folder (created)")
     cache.add_argument("--frames", type=int, default=1000, help="simulator frames (default: %(default)s)")
     cache.add_argument("--seed", type=int, default=0, help="simulator stream seed (default: %(default)s)")
     cache.add_argument("--indoor-fraction", type=float, default=0.25,

@@ -29,10 +29,32 @@ def sim_into_existing_file(tmp: Path) -> list[str]:
     return ["sim", "--frames", "2", "--out", str(tmp / "taken")]
 
 
+def report_folder_is_a_file(tmp: Path) -> list[str]:
+    (tmp / "report").write_text("")
+    return ["eval", str(tmp), "--out", str(tmp / "report")]
+
+
+def json_file_is_a_folder(tmp: Path) -> list[str]:
+    return ["evaluate", "--pred", str(tmp), "--gt", str(tmp), "--json", str(tmp)]
+
+
+def output_below_a_file(tmp: Path) -> list[str]:
+    (tmp / "plain").write_text("")
+    return ["complete", "--input", str(tmp), "--output", str(tmp / "plain" / "depth")]
+
+
+def export_into_a_folder(tmp: Path) -> list[str]:
+    return ["export", "--output", str(tmp)]
+
+
 # (name, arguments built in a temporary folder, exit code, stderr fragment)
 CASES: list[tuple[str, Callable[[Path], list[str]], int, str]] = [
     ("malformed YAML configuration", malformed_yaml, EXIT_USAGE, "malformed YAML"),
     ("output path is an existing file", sim_into_existing_file, EXIT_USAGE, "already exists"),
+    ("report folder is an existing file", report_folder_is_a_file, EXIT_USAGE, "is an existing file"),
+    ("--json is a folder", json_file_is_a_folder, EXIT_USAGE, "is a folder"),
+    ("output folder below a file", output_below_a_file, EXIT_USAGE, "is a file, not a folder"),
+    ("export file is a folder", export_into_a_folder, EXIT_USAGE, "is a folder"),
 ]
 
 
