@@ -20,6 +20,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from depth_completion_ros.cli.exits import EXIT_INTERRUPTED
 from depth_completion_ros.errors import BadInputError
 
 
@@ -123,6 +124,10 @@ def run(args: argparse.Namespace) -> int:
     except BadInputError as error:
         print(f"dcr convert: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"dcr convert: interrupted; {args.out} keeps what was written, marked partial in its metadata.yaml",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
     for topic, count in sorted(counts.items()):
         print(f"{count:8d}  {topic}")
     print(f"wrote {args.out}")

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from depth_completion_ros.cli.exits import EXIT_INTERRUPTED
+
 DESCRIPTION = """\
 Generate a procedural street or indoor sequence and record every sensor of a rig:
 left/right rectified RGB + CameraInfo, ground-truth depth (32FC1) and semantics, LiDAR
@@ -68,8 +70,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {written} frames to {args.out} (image/, velodyne_raw/, groundtruth/, intrinsics/, sim_rig.yaml)")
         return 0
     total = sum(len(t) for t in simulator.sensor_stamps(duration).values())
-    with tqdm(total=total, unit="reading", desc="dcr sim (mcap)") as bar:
-        counts = write_bag(simulator, args.out, duration, progress=bar.update)
+    try:
+        with tqdm(total=total, unit="reading", desc="dcr sim (mcap)") as bar:
+            counts = write_bag(simulator, args.out, duration, progress=bar.update)
+    except KeyboardInterrupt:
+        print(f"dcr sim: interrupted; {args.out} keeps what was written, marked partial in its metadata.yaml",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
     print(f"wrote {args.out} ({duration:.2f} s of {args.scene}, rig {simulator.rig.name}, seed {args.seed}):")
     for topic, count in counts.items():
         print(f"  {topic:38s} {count:5d} messages")

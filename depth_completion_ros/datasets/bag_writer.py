@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import yaml
 from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
 from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
 from rosbags.typesys import Stores, get_typestore
@@ -134,6 +135,18 @@ class BagMessageFactory:
         return self.store.serialize_cdr(msg, msg.__msgtype__)
 
 
+PARTIAL_KEY = "depth_completion_ros.partial"  # metadata.yaml custom_data of a bag cut short
+
+
+def partial_reason(bag_dir: str | Path) -> str | None:
+    """Why the bag in ``bag_dir`` was cut short (its metadata's :data:`PARTIAL_KEY`), or None."""
+    metadata = Path(bag_dir) / "metadata.yaml"
+    if not metadata.is_file():
+        return None
+    info = yaml.safe_load(metadata.read_text()).get("rosbag2_bagfile_information", {})
+    return (info.get("custom_data") or {}).get(PARTIAL_KEY)
+
+
 class BagWriter:
     """A new MCAP bag written message by message (nothing is held back in memory).
 
@@ -165,7 +178,10 @@ class BagWriter:
                 offered_qos_profiles=[LATCHED_QOS] if topic == TF_STATIC_TOPIC else [])
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc_type is not None:  # Ctrl-C or an error: what was written stays readable, marked partial
+            self._writer.set_custom_data(PARTIAL_KEY, f"stopped by {exc_type.__name__} after "
+                                                      f"{sum(self.counts.values())} messages")
         self._writer.close()
 
     def write(self, topic: str, msg, stamp_ns: int) -> None:
@@ -206,7 +222,8 @@ def write_plan(plan: ConversionPlan, out: str | Path,
     """Write ``/tf_static`` (at the first stamp), then every reading in stamp order.
 
     If a reading fails, the partial bag is removed and the error (naming the reading's
-    file) is raised, so a failed conversion never leaves a bag that looks complete.
+    file) is raised, so a failed conversion never leaves a bag that looks complete. On
+    Ctrl-C the bag written so far is kept, marked partial (:func:`partial_reason`).
 
     Returns:
         ``{topic: message count}``.
@@ -227,7 +244,8 @@ def write_plan(plan: ConversionPlan, out: str | Path,
                     raise BadInputError(reading.source, f"cannot convert ({error})") from None
                 if progress is not None:
                     progress(1)
-    except BaseException:
-        shutil.rmtree(writer.path, ignore_errors=True)
+    except BaseException as error:
+        if not isinstance(error, KeyboardInterrupt):
+            shutil.rmtree(writer.path, ignore_errors=True)
         raise
     return writer.counts

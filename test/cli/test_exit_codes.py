@@ -15,6 +15,8 @@ import pytest
 
 from depth_completion_ros.cli.exits import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE
 from depth_completion_ros.cli.main import ERROR_LOG, run_command
+from depth_completion_ros.datasets.bag import Bag
+from depth_completion_ros.datasets.bag_writer import partial_reason
 
 DCR = [sys.executable, "-m", "depth_completion_ros.cli.main"]
 
@@ -102,7 +104,10 @@ def test_sigterm_interrupts_a_long_command_with_130_and_no_traceback(tmp_path):
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=60)
     assert process.returncode == EXIT_INTERRUPTED, err
-    assert "dcr sim: interrupted" in err and "Traceback" not in err
+    assert "dcr sim: interrupted" in err and "marked partial" in err and "Traceback" not in err
+    assert partial_reason(out).startswith("stopped by KeyboardInterrupt after ")
+    with Bag(out) as bag:  # what was written is a readable bag
+        assert sum(count for _, count in bag.topics.values()) > 0
 
 
 def test_an_unexpected_error_names_the_log_holding_its_traceback(tmp_path, monkeypatch, capsys):
