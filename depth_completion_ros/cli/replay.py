@@ -11,6 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
+from depth_completion_ros.cli.exits import EXIT_INTERRUPTED
 from depth_completion_ros.errors import BadInputError
 
 
@@ -28,6 +29,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="first wait up to S seconds until every replayed topic has a subscriber (default: 0)")
 
 
+def _spin_until(executor, stop: threading.Event) -> None:
+    """Spin ``executor`` until ``stop`` is set or rclpy shuts down (Ctrl-C: the context
+    goes away under the spinning thread; that ends the spin, it is not an error)."""
+    from rclpy.executors import ExternalShutdownException
+
+    try:
+        while not stop.is_set():
+            executor.spin_once(timeout_sec=0.05)
+    except ExternalShutdownException:
+        stop.set()
+
+
 def run(args: argparse.Namespace) -> int:
     import rclpy
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -43,11 +56,11 @@ def run(args: argparse.Namespace) -> int:
     rclpy.init()
     node = rclpy.create_node("dcr_replay")
     recorder = None
+    interrupted = False
     stop = threading.Event()
     executor = SingleThreadedExecutor()
     executor.add_node(node)
-    spinner = threading.Thread(target=lambda: [executor.spin_once(timeout_sec=0.05) for _ in iter(stop.is_set, True)],
-                               daemon=True)
+    spinner = threading.Thread(target=_spin_until, args=(executor, stop), daemon=True)
     try:
         replayer = BagReplayer(node, bag, args.topics, rate=args.rate, publish_clock=not args.no_clock)
         for topic in replayer.skipped:
@@ -66,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"dcr replay: {error}", file=sys.stderr)
         return 2
     except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        interrupted = True
     finally:
         stop.set()
         if spinner.is_alive():
@@ -77,4 +90,8 @@ def run(args: argparse.Namespace) -> int:
         bag.close()
         node.destroy_node()
         rclpy.try_shutdown()
+    if interrupted:
+        print("dcr replay: interrupted" + (f"; {args.record} keeps what was recorded" if recorder else ""),
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
     return 0

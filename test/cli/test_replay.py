@@ -1,5 +1,7 @@
 """`dcr replay` publishes a bag's serialized messages unchanged, with /clock."""
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -41,3 +43,23 @@ def test_replay_forwards_cdr_bytes_and_publishes_clock(sim_bag, ros_domain_id):
         recorded = [m.raw for m in bag.messages(["/lidar/points"], deserialize=False)]
     assert clouds == recorded  # byte for byte: forwarded, not re-encoded
     assert clocks and clocks[-1].clock.sec >= 1_700_000_000
+
+
+@pytest.mark.slow
+def test_an_interrupted_looping_replay_keeps_its_recording_and_exits_130(sim_bag, tmp_path, ros_domain_id):
+    record = tmp_path / "rec"
+    env = {**os.environ, "ROS_DOMAIN_ID": str(ros_domain_id)}
+    replay = subprocess.Popen([sys.executable, "-m", "depth_completion_ros.cli.main", "replay", str(sim_bag), "--loop",
+                               "--topics", "/lidar/points", "--record", str(record), "--record-topics",
+                               "/lidar/points:sensor_msgs/msg/PointCloud2"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 60
+    while not (record / "metadata.yaml").exists() and not any(record.glob("*.mcap")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(3.0)  # a few loops
+    replay.send_signal(signal.SIGINT)
+    out, err = replay.communicate(timeout=60)
+    assert replay.returncode == 130, err
+    assert "dcr replay: interrupted" in err and "keeps what was recorded" in err and "Traceback" not in err
+    with Bag(record) as bag:
+        assert bag.topics["/lidar/points"][1] >= 1
