@@ -128,14 +128,31 @@ class OnnxRunner:
                                                         providers=providers)
         except Exception as error:  # onnxruntime raises its own exception types
             raise BadInputError(_source_name(path), f"not a loadable ONNX completion model: {error}") from error
+        self.source = _source_name(path)
         names = tuple(i.name for i in self.session.get_inputs())
         if names != ONNX_INPUTS:
-            raise BadInputError(_source_name(path), f"expected inputs {ONNX_INPUTS}, found {names}")
+            raise BadInputError(self.source, f"expected inputs {ONNX_INPUTS}, found {names}")
+        outputs = tuple(o.name for o in self.session.get_outputs())
+        if not set(ONNX_OUTPUTS) <= set(outputs):
+            raise BadInputError(self.source, f"expected outputs {ONNX_OUTPUTS}, found {outputs}")
+        rgb_shape = self.session.get_inputs()[0].shape  # (1, 3, H, W); str or None = dynamic
+        self.fixed_size = tuple(rgb_shape[2:4]) if all(isinstance(d, int) for d in rgb_shape[2:4]) else None
         self.device = "cpu" if providers[0] == "CPUExecutionProvider" else device
         self.oom_fallbacks = 0
 
     def __call__(self, rgb: np.ndarray, sparse: np.ndarray, prior: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(depth, confidence) (H, W) for one frame; raises BadInputError when the graph was
+        exported for a fixed size other than the frame's or answers with another size."""
+        size = sparse.shape[:2]
+        if self.fixed_size is not None and self.fixed_size != size:
+            raise BadInputError(self.source, f"the graph takes {self.fixed_size[1]}x{self.fixed_size[0]} images only "
+                                             f"(fixed input size), the frame is {size[1]}x{size[0]} after padding; "
+                                             "export it with dynamic image axes ('dcr export --format onnx')")
         depth, confidence = self.session.run(list(ONNX_OUTPUTS), network_inputs(rgb, sparse, prior))
+        if depth.shape[-2:] != size or confidence.shape[-2:] != size:
+            raise BadInputError(self.source, f"the graph answered depth {tuple(depth.shape)} and confidence "
+                                             f"{tuple(confidence.shape)} for a {size[1]}x{size[0]} frame; expected "
+                                             f"(1, 1, {size[0]}, {size[1]}): not a completion network of this package")
         return depth[0, 0], confidence[0, 0]
 
 

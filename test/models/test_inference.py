@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
+import re
+
 import numpy as np
 import pytest
 import torch
 
+from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.geometry.camera import CameraModel
 from depth_completion_ros.models.completion_net import PRESETS, CompletionNet
-from depth_completion_ros.models.inference import TorchRunner
+from depth_completion_ros.models.inference import ONNX_INPUTS, ONNX_OPSET, ONNX_OUTPUTS, OnnxRunner, TorchRunner, network_inputs
 from depth_completion_ros.pipeline.engine import CompletionEngine
 from depth_completion_ros.pipeline.learned import SHIPPED_COMPLETION
 
@@ -64,3 +68,42 @@ def test_the_engine_reports_the_device_a_network_moved_to(monkeypatch):
     with pytest.warns(RuntimeWarning, match="out of memory"):
         engine.complete(rgb, sparse, CAMERA)
     assert engine.active_device() == "cpu" and engine.counters()["gpu_oom_fallbacks"] == 1
+
+
+class _FakeCompletion(torch.nn.Module):
+    """The completion network's ONNX interface: depth and confidence, optionally at 1/2 size."""
+
+    def __init__(self, half: bool) -> None:
+        super().__init__()
+        self.half = half
+
+    def forward(self, rgb, sparse, prior, scale):
+        depth = prior * scale + 0 * sparse + 0 * rgb[:, :1]  # every input used: the exporter keeps them
+        depth = torch.nn.functional.avg_pool2d(depth, 2) if self.half else depth
+        return depth, torch.ones_like(depth)
+
+
+def _onnx_bytes(module: torch.nn.Module, dynamic: bool, height: int = 32, width: int = 64) -> bytes:
+    example = network_inputs(np.zeros((height, width, 3), np.uint8), np.ones((height, width), np.float32),
+                             np.ones((height, width), np.float32))
+    axes = {2: "height", 3: "width"}
+    buffer = io.BytesIO()
+    torch.onnx.export(module, tuple(torch.from_numpy(example[n]) for n in ONNX_INPUTS), buffer,
+                      input_names=list(ONNX_INPUTS), output_names=list(ONNX_OUTPUTS), opset_version=ONNX_OPSET,
+                      dynamic_axes={n: axes for n in ("rgb", "sparse", "prior")} if dynamic else None, dynamo=False)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(("half", "dynamic", "says"), [
+    (False, False, "takes 64x32 images only"),  # a graph exported for one fixed size
+    (True, True, "answered depth (1, 1, 24, 40)"),  # a graph whose output is half the input size
+])
+def test_onnx_graphs_that_do_not_fit_the_frame_are_refused_in_one_line(half, dynamic, says):
+    runner = OnnxRunner(_onnx_bytes(_FakeCompletion(half), dynamic))
+    height, width = 48, 80
+    with pytest.raises(BadInputError, match=re.escape(says)):
+        runner(np.zeros((height, width, 3), np.uint8), np.ones((height, width), np.float32),
+               np.ones((height, width), np.float32))
+    if not dynamic:  # the size it was made for still runs
+        depth, _ = runner(np.zeros((32, 64, 3), np.uint8), np.ones((32, 64), np.float32), np.ones((32, 64), np.float32))
+        assert depth.shape == (32, 64)
