@@ -11,7 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
-from depth_completion_ros.cli.exits import EXIT_INTERRUPTED
+from depth_completion_ros.cli.exits import EXIT_INTERRUPTED, EXIT_PARTIAL, EXIT_USAGE
 from depth_completion_ros.errors import BadInputError
 
 
@@ -52,11 +52,13 @@ def run(args: argparse.Namespace) -> int:
         bag = Bag(args.bag)
     except BadInputError as error:
         print(f"dcr replay: {error}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     rclpy.init()
     node = rclpy.create_node("dcr_replay")
     recorder = None
     interrupted = False
+    published = 0
+    truncated: str | None = None
     stop = threading.Event()
     executor = SingleThreadedExecutor()
     executor.add_node(node)
@@ -65,6 +67,9 @@ def run(args: argparse.Namespace) -> int:
         replayer = BagReplayer(node, bag, args.topics, rate=args.rate, publish_clock=not args.no_clock)
         for topic in replayer.skipped:
             print(f"dcr replay: skipping {topic} ({bag.topics[topic][0]}: no Python message package here)")
+        if not replayer.publishers:
+            print(f"dcr replay: nothing to replay: every selected topic of {args.bag} was skipped", file=sys.stderr)
+            return EXIT_USAGE
         if args.record:
             recorder = TopicRecorder(node, args.record, dict(t.rsplit(":", 1) for t in args.record_topics))
         spinner.start()
@@ -72,12 +77,14 @@ def run(args: argparse.Namespace) -> int:
             print(f"dcr replay: some topics still have no subscriber after {args.wait:g} s; playing anyway")
         while True:
             count = replayer.play(stop=stop)
+            published += count
             print(f"dcr replay: published {count} messages from {args.bag}")
-            if not args.loop or stop.is_set():
+            if not args.loop or stop.is_set() or count == 0:
                 break
+        truncated = bag.truncation_note if bag.truncated else None
     except (BadInputError, ValueError) as error:
         print(f"dcr replay: {error}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except (KeyboardInterrupt, ExternalShutdownException):
         interrupted = True
     finally:
@@ -94,4 +101,10 @@ def run(args: argparse.Namespace) -> int:
         print("dcr replay: interrupted" + (f"; {args.record} keeps what was recorded" if recorder else ""),
               file=sys.stderr)
         return EXIT_INTERRUPTED
+    if published == 0:
+        print(f"dcr replay: nothing was replayed: {args.bag} has no message on the selected topics", file=sys.stderr)
+        return EXIT_USAGE
+    if truncated:
+        print(f"dcr replay: {truncated.replace('were used', 'were replayed')}", file=sys.stderr)
+        return EXIT_PARTIAL
     return 0

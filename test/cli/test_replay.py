@@ -63,3 +63,25 @@ def test_an_interrupted_looping_replay_keeps_its_recording_and_exits_130(sim_bag
     assert "dcr replay: interrupted" in err and "keeps what was recorded" in err and "Traceback" not in err
     with Bag(record) as bag:
         assert bag.topics["/lidar/points"][1] >= 1
+
+
+def _replay(bag, ros_domain_id, *extra: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "ROS_DOMAIN_ID": str(ros_domain_id)}
+    return subprocess.run([sys.executable, "-m", "depth_completion_ros.cli.main", "replay", str(bag), "--rate", "20",
+                           *extra], capture_output=True, text=True, timeout=120, env=env)
+
+
+@pytest.mark.slow
+def test_a_cut_off_bag_is_replayed_up_to_the_cut_and_named_with_exit_1(sim_bag, tmp_path, ros_domain_id):
+    mcap = next(sim_bag.glob("*.mcap"))
+    cut = tmp_path / "cut.mcap"
+    cut.write_bytes(mcap.read_bytes()[: mcap.stat().st_size // 2])
+    result = _replay(cut, ros_domain_id, "--topics", "/lidar/points")
+    assert result.returncode == 1, result.stderr
+    assert "cut off after" in result.stderr and "were replayed" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_replaying_nothing_is_never_exit_0(sim_bag, ros_domain_id):
+    result = _replay(sim_bag, ros_domain_id, "--topics", "/no/such/topic")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
