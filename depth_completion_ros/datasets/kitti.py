@@ -7,6 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from depth_completion_ros.datasets.files import unreadable_reason
 from depth_completion_ros.errors import BadInputError
 
 KITTI_DEPTH_SCALE = 256.0  # stored value = depth in metres x 256; 0 = no measurement
@@ -36,7 +37,7 @@ def read_depth_png(path: str | Path) -> np.ndarray:
     """
     stored = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if stored is None:
-        raise BadInputError(str(path), "cannot read the image (missing file or not a PNG)")
+        raise BadInputError(str(path), unreadable_reason(path, "a PNG image"))
     if stored.dtype != np.uint16 or stored.ndim != 2:
         kind = f"{stored.dtype} with {1 if stored.ndim == 2 else stored.shape[2]} channel(s)"
         raise BadInputError(

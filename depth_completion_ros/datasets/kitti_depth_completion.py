@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from depth_completion_ros.datasets.kitti import read_depth_png, write_depth_png
+from depth_completion_ros.datasets.files import unreadable_reason
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.geometry.camera import CameraModel
 
@@ -123,7 +124,7 @@ def read_rgb(path: str | Path) -> np.ndarray:
     """(H, W, 3) uint8 RGB from an 8-bit colour or grey PNG."""
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:
-        raise BadInputError(str(path), "cannot read the image; it must be an 8-bit RGB PNG")
+        raise BadInputError(str(path), unreadable_reason(path, "an 8-bit RGB PNG"))
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 

@@ -63,6 +63,7 @@ from depth_completion_ros.datasets.bag_writer import (
 from depth_completion_ros.datasets.kitti import read_velodyne_bin
 from depth_completion_ros.datasets.kitti_protocol import check_rings_descend, ring_ids
 from depth_completion_ros.datasets.semantic_kitti import read_bits, read_labels
+from depth_completion_ros.datasets.files import unreadable_reason
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.geometry.camera import CameraModel
 from depth_completion_ros.geometry.kitti_calib import (
@@ -148,7 +149,7 @@ def read_image(path: Path) -> tuple[np.ndarray, str]:
     """``(array, encoding)`` of a PNG/JPEG: (H, W) ``mono8`` or (H, W, 3) ``rgb8``."""
     image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if image is None or image.dtype != np.uint8 or image.ndim not in (2, 3):
-        raise BadInputError(str(path), "cannot read an 8-bit image (missing, truncated or not an image); replace the file")
+        raise BadInputError(str(path), unreadable_reason(path, "an 8-bit image"))
     if image.ndim == 2:
         return image, "mono8"
     return np.ascontiguousarray(image[:, :, 2::-1]), "rgb8"

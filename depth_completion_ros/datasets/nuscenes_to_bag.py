@@ -46,6 +46,7 @@ from depth_completion_ros.datasets.bag_writer import BagWriter, ConversionPlan, 
 from depth_completion_ros.datasets.kitti_to_bag import CLOUD_TYPE, IMAGE_TYPE, INFO_TYPE, read_image
 from depth_completion_ros.datasets.nuscenes_protocol import read_lidar_top
 from depth_completion_ros.datasets.pcd import read_pcd
+from depth_completion_ros.datasets.files import is_lfs_pointer, unreadable_reason
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.geometry.camera import CameraModel
 from depth_completion_ros.geometry.transforms import transform_from_xyz_quat
@@ -76,7 +77,8 @@ def load_table(folder: Path, name: str) -> list[dict]:
     except FileNotFoundError:
         raise BadInputError(str(path), "not found; the nuScenes metadata folder holds every table (v1.0-*.tgz)") from None
     except (OSError, ValueError) as error:
-        raise BadInputError(str(path), f"cannot read the table ({error})") from None
+        reason = unreadable_reason(path, "a JSON table")
+        raise BadInputError(str(path), reason if is_lfs_pointer(path) else f"{reason} ({error})") from None
     if not isinstance(table, list):
         raise BadInputError(str(path), "is not a JSON list of records")
     return table

@@ -282,7 +282,7 @@ def _error(capsys) -> str:
      "has 2 times but"),
     (lambda d: (d / "image_01" / "timestamps.txt").write_text("yesterday\n" * 3), "image_01/timestamps.txt:1"),
     (lambda d: [p.unlink() for p in (d / "velodyne_points" / "data").iterdir()], "no *.bin files"),
-    (lambda d: (d / "image_03" / "data" / "0000000001.png").write_bytes(b"\x89PNG broken"), "0000000001.png: cannot read"),
+    (lambda d: (d / "image_03" / "data" / "0000000001.png").write_bytes(b"\x89PNG broken"), "0000000001.png: cannot be read as an 8-bit image"),
     (lambda d: (d / "velodyne_points" / "data" / "0000000001.bin").write_bytes(b"\0" * 10), "whole number"),
 ])
 def test_kitti_raw_bad_input_is_one_line_naming_the_file(tmp_path, capsys, breakage, expected):

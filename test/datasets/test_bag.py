@@ -38,3 +38,16 @@ def test_unreadable_bags_raise_one_typed_error(tmp_path, content):
     assert str(path) in str(error.value)
     with pytest.raises(BadInputError, match="not found"):
         Bag(tmp_path / "missing.mcap")
+
+
+def test_unreadable_data_files_say_what_they_are(tmp_path):
+    from depth_completion_ros.datasets.files import unreadable_reason
+
+    pointer = tmp_path / "scene.json"
+    pointer.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:" + "0" * 64 + "\nsize 123\n")
+    assert "Git LFS pointer" in unreadable_reason(pointer, "a JSON table")
+    (tmp_path / "empty.png").write_bytes(b"")
+    assert unreadable_reason(tmp_path / "empty.png", "a PNG image") == "is empty, not a PNG image"
+    assert unreadable_reason(tmp_path / "none.png", "a PNG image") == "not found"
+    (tmp_path / "cut.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 10)
+    assert "truncated, damaged or another format" in unreadable_reason(tmp_path / "cut.png", "a PNG image")

@@ -27,7 +27,7 @@ def test_reading_an_8bit_png_names_the_file_and_the_fix(tmp_path):
     with pytest.raises(BadInputError) as error:
         read_depth_png(path)
     assert str(path) in str(error.value) and "uint16" in str(error.value)
-    with pytest.raises(BadInputError, match="cannot read"):
+    with pytest.raises(BadInputError, match="missing.png: not found"):
         read_depth_png(tmp_path / "missing.png")
 
 

@@ -76,7 +76,7 @@ def test_dcr_sim_kitti_layout(small_rig_file, tmp_path):
 def test_dcr_sim_rejects_bad_arguments(tmp_path, capsys):
     assert main(["sim", "--frames", "0", "--out", str(tmp_path / "x")]) == 2
     assert main(["sim", "--rig", str(tmp_path / "missing.yaml"), "--out", str(tmp_path / "y")]) == 2
-    assert "neither a built-in rig" in capsys.readouterr().out
+    assert "neither a built-in rig" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["sim", "--help"])
     assert "--format" in capsys.readouterr().out
