@@ -106,7 +106,7 @@ def radar_like(scan: np.ndarray, rng: np.random.Generator, count: int = 150) -> 
     return radar
 
 
-def wait_for_node(node, publishers, timeout_s: float = 60.0) -> None:
+def wait_for_node(node, publishers, timeout_s: float = 90.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         ready = all(p.get_subscription_count() > 0 for p in publishers) and node.count_publishers("depth") > 0
@@ -114,7 +114,11 @@ def wait_for_node(node, publishers, timeout_s: float = 60.0) -> None:
             time.sleep(1.0)  # let the node's publishers match the test's subscribers too
             return
         rclpy.spin_once(node, timeout_sec=0.1)
-    raise SystemExit("the node under test did not appear within 60 s")
+    unmatched = [p.topic_name for p in publishers if p.get_subscription_count() == 0]
+    # the DDS teardown after a failed discovery has hung: bound it as after a run
+    faulthandler.dump_traceback_later(TEARDOWN_LIMIT_S, exit=True)
+    raise SystemExit(f"the node under test did not appear within {timeout_s:.0f} s (no subscriber on {unmatched}; "
+                     f"'depth' publishers seen: {node.count_publishers('depth')})")
 
 
 def main() -> None:
