@@ -34,12 +34,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def node_names(config: Path) -> list[str]:
     """The known node names that the parameters file configures, in file order."""
-    import yaml
+    from depth_completion_ros.config_files import load_yaml
+    from depth_completion_ros.errors import BadInputError
 
     try:
-        document = yaml.safe_load(config.read_text()) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise SystemExit(f"dcr run: cannot read the parameters file {config}: {error}") from None
+        document = load_yaml(config, "ROS 2 parameters file")
+    except BadInputError as error:
+        raise SystemExit(f"dcr run: {error}") from None
     names = [key.strip("/") for key in document if isinstance(document[key], dict)]
     unknown = [n for n in names if n not in NODES and n != "**"]
     if unknown:

@@ -7,8 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from depth_completion_ros.datasets.files import unreadable_reason
 from depth_completion_ros.errors import BadInputError
+from depth_completion_ros.files import unreadable_reason
 
 KITTI_DEPTH_SCALE = 256.0  # stored value = depth in metres x 256; 0 = no measurement
 _MAX_STORABLE_DEPTH = 65535 / KITTI_DEPTH_SCALE

@@ -19,8 +19,8 @@ import cv2
 import numpy as np
 
 from depth_completion_ros.datasets.kitti import read_depth_png, write_depth_png
-from depth_completion_ros.datasets.files import unreadable_reason
 from depth_completion_ros.errors import BadInputError
+from depth_completion_ros.files import unreadable_reason
 from depth_completion_ros.geometry.camera import CameraModel
 
 IMAGE_DIR, SPARSE_DIR, INTRINSICS_DIR, GROUND_TRUTH_DIR = "image", "velodyne_raw", "intrinsics", "groundtruth_depth"

@@ -63,8 +63,8 @@ from depth_completion_ros.datasets.bag_writer import (
 from depth_completion_ros.datasets.kitti import read_velodyne_bin
 from depth_completion_ros.datasets.kitti_protocol import check_rings_descend, ring_ids
 from depth_completion_ros.datasets.semantic_kitti import read_bits, read_labels
-from depth_completion_ros.datasets.files import unreadable_reason
 from depth_completion_ros.errors import BadInputError
+from depth_completion_ros.files import unreadable_reason
 from depth_completion_ros.geometry.camera import CameraModel
 from depth_completion_ros.geometry.kitti_calib import (
     KittiCalibration,

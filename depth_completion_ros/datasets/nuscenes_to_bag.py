@@ -46,8 +46,8 @@ from depth_completion_ros.datasets.bag_writer import BagWriter, ConversionPlan, 
 from depth_completion_ros.datasets.kitti_to_bag import CLOUD_TYPE, IMAGE_TYPE, INFO_TYPE, read_image
 from depth_completion_ros.datasets.nuscenes_protocol import read_lidar_top
 from depth_completion_ros.datasets.pcd import read_pcd
-from depth_completion_ros.datasets.files import is_lfs_pointer, unreadable_reason
 from depth_completion_ros.errors import BadInputError
+from depth_completion_ros.files import is_lfs_pointer, unreadable_reason
 from depth_completion_ros.geometry.camera import CameraModel
 from depth_completion_ros.geometry.transforms import transform_from_xyz_quat
 

@@ -42,13 +42,13 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-import yaml
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Subset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
+from depth_completion_ros.config_files import check_mapping, load_yaml
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.eval.metrics import DepthRange, image_metrics
 from depth_completion_ros.models.augment import DisruptionConfig
@@ -160,7 +160,13 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> TrainConfig:
-        return cls.from_dict(yaml.safe_load(Path(path).read_text()))
+        """The configuration in YAML file ``path``; every key and value is checked against the
+        dataclasses first, so a typo or a wrong type names the file and the key."""
+        data = load_yaml(path, "training config")
+        if "stages" not in data:
+            raise BadInputError(f"{path}: stages", "missing: a training config lists its stages")
+        check_mapping(cls, data, str(path))
+        return cls.from_dict(data)
 
     def to_dict(self) -> dict:
         """JSON/YAML-ready (tuples as lists), stored in every checkpoint."""

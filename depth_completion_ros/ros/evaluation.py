@@ -37,6 +37,7 @@ from depth_completion_ros.datasets.bag import Bag
 from depth_completion_ros.datasets.ring_protocol import split_input_and_ground_truth
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.eval.occupancy import ground_truth_from_cloud, predicted_labels
+from depth_completion_ros.config_files import load_yaml, ros_parameters
 from depth_completion_ros.eval.results import EvaluationResult
 from depth_completion_ros.eval.visualize import depth_panel, occupancy_bev, save_rgb
 from depth_completion_ros.geometry.transforms import parse_extrinsic
@@ -117,8 +118,7 @@ def load_node_params(config: Path | None, node: str = "depth_completion") -> dic
     """A node's ``ros__parameters`` from a parameters file, flattened to dotted names."""
     if config is None:
         return {}
-    document = yaml.safe_load(Path(config).read_text()) or {}
-    params = (document.get(node) or document.get(f"/{node}") or {}).get("ros__parameters", {})
+    params = ros_parameters(load_yaml(config, "ROS 2 parameters file"), config, node)
     flat = {}
 
     def walk(prefix: str, value) -> None:

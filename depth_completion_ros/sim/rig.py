@@ -20,8 +20,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
-import yaml
 
+from depth_completion_ros.config_files import load_yaml
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.geometry.camera import CameraModel
 from depth_completion_ros.geometry.transforms import compose, make_transform, parse_extrinsic
@@ -117,11 +117,11 @@ def load_rig(spec: str | Path | Mapping) -> Rig:
     path = rig_config_path(str(spec)) if str(spec) in BUILTIN_RIGS else Path(spec)
     if not path.is_file():
         raise BadInputError("rig", f"'{spec}' is neither a built-in rig ({', '.join(BUILTIN_RIGS)}) nor a YAML file")
-    with open(path, encoding="utf-8") as stream:
-        config = yaml.safe_load(stream)
-    if not isinstance(config, Mapping):
-        raise BadInputError(str(path), "a rig file must hold a mapping (see config/rigs/kitti.yaml)")
-    return rig_from_dict(config)
+    config = load_yaml(path, "rig file (see config/rigs/kitti.yaml)")
+    try:
+        return rig_from_dict(config)
+    except BadInputError as error:
+        raise BadInputError(f"{path}: {error.field}", error.problem) from None
 
 
 def _section(config: Mapping, key: str) -> Mapping:

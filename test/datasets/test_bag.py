@@ -41,7 +41,7 @@ def test_unreadable_bags_raise_one_typed_error(tmp_path, content):
 
 
 def test_unreadable_data_files_say_what_they_are(tmp_path):
-    from depth_completion_ros.datasets.files import unreadable_reason
+    from depth_completion_ros.files import unreadable_reason
 
     pointer = tmp_path / "scene.json"
     pointer.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:" + "0" * 64 + "\nsize 123\n")
