@@ -45,6 +45,12 @@ def output_below_a_file(tmp: Path) -> list[str]:
     return ["complete", "--input", str(tmp), "--output", str(tmp / "plain" / "depth")]
 
 
+def complete_an_empty_folder(tmp: Path) -> list[str]:
+    for sub in ("image", "velodyne_raw", "intrinsics"):
+        (tmp / "empty" / sub).mkdir(parents=True)
+    return ["complete", "--input", str(tmp / "empty"), "--output", str(tmp / "depth")]
+
+
 def export_into_a_folder(tmp: Path) -> list[str]:
     return ["export", "--output", str(tmp)]
 
@@ -57,6 +63,7 @@ CASES: list[tuple[str, Callable[[Path], list[str]], int, str]] = [
     ("--json is a folder", json_file_is_a_folder, EXIT_USAGE, "is a folder"),
     ("output folder below a file", output_below_a_file, EXIT_USAGE, "is a file, not a folder"),
     ("export file is a folder", export_into_a_folder, EXIT_USAGE, "is a folder"),
+    ("nothing to complete", complete_an_empty_folder, EXIT_USAGE, "no frame to complete"),
 ]
 
 
