@@ -100,15 +100,7 @@ def error_vs_range_plot(path: str | Path, series: dict[str, tuple[np.ndarray, np
         index = np.digitize(gt, edges) - 1
         means = [float(np.mean(err[index == i])) if np.any(index == i) else np.nan for i in range(len(centres))]
         ax.plot(centres, means, marker="o", label=name)
-    ax.set_xlabel("ground-truth depth (m)")
-    ax.set_ylabel("mean absolute error (m)")
-    ax.set_title("Error vs range")
-    ax.grid(True, alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return Path(path)
+    return _save_plot(fig, ax, ("ground-truth depth (m)", "mean absolute error (m)"), "Error vs range", path)
 
 
 def occupancy_bev(predicted: np.ndarray, target: np.ndarray, invalid: np.ndarray | None = None,
@@ -162,8 +154,13 @@ def occupancy_height_histogram(path: str | Path, series: dict[str, np.ndarray], 
     for name, labels in series.items():
         occupied = labels > 0 if keep is None else (labels > 0) & keep
         ax.plot(occupied.sum(axis=(0, 1)), z_centres, marker=".", label=name)
-    ax.set_xlabel("occupied voxels in the layer")
-    ax.set_ylabel("height of the layer (m)")
+    return _save_plot(fig, ax, ("occupied voxels in the layer", "height of the layer (m)"), title, path)
+
+
+def _save_plot(fig, ax, labels: tuple[str, str], title: str, path: str | Path) -> Path:
+    """Label, grid and legend ``ax``, write ``fig`` to ``path`` (PNG) and close it."""
+    ax.set_xlabel(labels[0])
+    ax.set_ylabel(labels[1])
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
     ax.legend()
