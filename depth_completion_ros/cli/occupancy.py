@@ -19,21 +19,22 @@ import time
 from pathlib import Path
 
 
+from depth_completion_ros.cli.paths import output_dir
 from depth_completion_ros.cli.timing import frame_timing_summary
 from depth_completion_ros.errors import BadInputError
 
-METHODS = ("sgbm", "learned", "lidar")
+METHODS = ("sgbm", "learned", "occdepth", "lidar")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--left", required=True, type=Path, metavar="DIR", help="left images (image_2)")
     parser.add_argument("--right", required=True, type=Path, metavar="DIR", help="right images (image_3)")
     parser.add_argument("--calib", required=True, type=Path, metavar="FILE", help="odometry calib.txt (P2, P3, Tr)")
-    parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder for the .bin files (created)")
+    parser.add_argument("--out", required=True, type=output_dir, metavar="DIR", help="folder for the .bin files (created)")
     parser.add_argument("--method", default="sgbm", choices=METHODS, help="occupancy method (default: %(default)s)")
     parser.add_argument("--velodyne", type=Path, metavar="DIR", help="LiDAR scans (*.bin), for --method lidar")
     parser.add_argument("--weights", type=Path, metavar="FILE", help="weights for --method learned "
-                        "(default: the shipped occdepth_small.pt)")
+                        "(default: the shipped occupancy_geometry.pt) or occdepth (occdepth_small.pt)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                         help="compute device (default: %(default)s)")
 
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         calibration = load_odometry_calib(args.calib)
         frames, problems = list_frames(args.left, args.right, args.velodyne if args.method == "lidar" else None)
         options = {"device": args.device}
-        if args.method == "learned" and args.weights is not None:
+        if args.method in ("learned", "occdepth") and args.weights is not None:
             options["weights"] = args.weights
         method = create_occupancy_method(args.method, **options)
     except BadInputError as error:

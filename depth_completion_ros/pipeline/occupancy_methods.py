@@ -119,7 +119,7 @@ class LidarOccupancy:
                              device=resolve_device(self.device))
 
 
-@register_occupancy_method("learned")
+@register_occupancy_method("occdepth")
 class LearnedOccupancy:
     """The OccDepth-style network (``models/occupancy.py``).
 
@@ -196,3 +196,6 @@ def _upsampling_window(source: VoxelGrid, target: VoxelGrid) -> tuple[int, tuple
                             f"{source.origin} cannot be upsampled to {target.shape} @ {target.resolution} m "
                             f"from {target.origin} (it must be an aligned box inside it); use native_grid=True")
     return factor, tuple(slice(int(a), int(b)) for a, b in zip(start, stop))
+
+
+from depth_completion_ros.pipeline import occupancy_geometry  # noqa: E402,F401  registers "learned"

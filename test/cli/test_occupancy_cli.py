@@ -53,12 +53,23 @@ def test_sgbm_method_puts_voxels_on_the_true_surfaces(sequence, tmp_path):
         assert np.mean(near_truth[occupied]) > 0.65
 
 
-def test_learned_method_runs_with_a_weights_file(sequence, tmp_path):
+def test_occdepth_method_runs_with_a_weights_file(sequence, tmp_path):
     sequence_dir, _ = sequence
     config = OccDepthConfig(encoder_channels=(4, 6, 8), sfa_channels=4, max_disparity=4, voxel_channels=(4, 4, 4))
     weights = tmp_path / "tiny.pt"
     torch.save({"architecture": "occdepth-small", "config": config.to_dict(),
                 "model": OccDepthNet(config).state_dict()}, weights)
+    out = tmp_path / "out"
+    assert _run(sequence_dir, out, "--method", "occdepth", "--weights", str(weights)) == 0
+    assert read_bits(out / "000001.bin").shape == (256, 256, 32)
+
+
+def test_learned_geometry_method_runs_with_a_weights_file(sequence, tmp_path):
+    from depth_completion_ros.models.checkpoint import save_checkpoint
+    from depth_completion_ros.models.occupancy_geometry import KIND, GeometryNetConfig, GeometryOccNet
+
+    sequence_dir, _ = sequence
+    weights = save_checkpoint(tmp_path / "geometry.pt", KIND, GeometryOccNet(GeometryNetConfig(widths=(4, 4, 4))))
     out = tmp_path / "out"
     assert _run(sequence_dir, out, "--method", "learned", "--weights", str(weights)) == 0
     assert read_bits(out / "000001.bin").shape == (256, 256, 32)

@@ -147,3 +147,19 @@ def test_unknown_free_state_outside_the_view_is_kept():
     in_view = np.array([True, True, True, False, False])
     np.testing.assert_array_equal(occupancy_state(logits, sgbm, 0.0, in_view),
                                   [OCCUPIED, FREE, FREE, OCCUPIED, UNKNOWN])
+
+
+def test_shipped_weights_load_match_their_card_and_fit_the_size_budget():
+    import json
+
+    from depth_completion_ros.pipeline.occupancy_geometry import GEOMETRY_WEIGHTS
+
+    assert GEOMETRY_WEIGHTS.stat().st_size <= 20 * 2**20
+    model, payload = load_geometry_net(GEOMETRY_WEIGHTS)
+    card = json.loads(GEOMETRY_WEIGHTS.with_suffix(".json").read_text())
+    assert GeometryNetConfig.from_dict(card["config"]) == model.config
+    assert "optimizer" not in payload and "raw_state_dict" not in payload
+    assert "dcr train occupancy-geometry" in card["reproduce"][0]
+    method = create_occupancy_method("learned", device="cpu")
+    result = method(wall_pair(), GRID)
+    assert result.state.shape == GRID.shape and (result.state == OCCUPIED).any()

@@ -33,7 +33,7 @@ def random_stereo_frame() -> StereoFrame:
 
 
 def test_learned_method_upsamples_to_the_semantic_kitti_grid_on_the_cpu():
-    grid = create_occupancy_method("learned", device="cpu")(random_stereo_frame(), VoxelGrid())
+    grid = create_occupancy_method("occdepth", device="cpu")(random_stereo_frame(), VoxelGrid())
     assert grid.state.shape == (256, 256, 32) and grid.labels.shape == (256, 256, 32)
     occupied = grid.state == OCCUPIED
     assert np.all(grid.labels[occupied] > 0) and np.all(grid.labels[~occupied] == 0)
@@ -46,7 +46,7 @@ def test_learned_method_upsamples_to_the_semantic_kitti_grid_on_the_cpu():
 def test_learned_method_runs_natively_on_the_full_grid():
     """The GPU default (the network on the requested grid itself), run here on the CPU: the
     full SemanticKITTI grid is a code path of its own (no upsampling), ~7 s and 1.6 GB."""
-    grid = create_occupancy_method("learned", device="cpu", native_grid=True)(random_stereo_frame(), VoxelGrid())
+    grid = create_occupancy_method("occdepth", device="cpu", native_grid=True)(random_stereo_frame(), VoxelGrid())
     assert grid.state.shape == (256, 256, 32)
     blocks = grid.labels.reshape(128, 2, 128, 2, 16, 2)
     assert not np.all(blocks == blocks[:, :1, :, :1, :, :1])  # not an upsampled 0.4 m answer
@@ -55,7 +55,7 @@ def test_learned_method_runs_natively_on_the_full_grid():
 def test_learned_method_answers_an_aligned_sub_box_with_the_crop_of_its_full_answer():
     """A short-baseline rig's grid (the near quarter of the SemanticKITTI box, as the ZED grid
     of datasets/radiate.py) is cut from the upsampled answer; a misaligned box is refused."""
-    method = create_occupancy_method("learned", device="cpu")
+    method = create_occupancy_method("occdepth", device="cpu")
     frame = random_stereo_frame()
     full = method(frame, VoxelGrid())
     near = method(frame, VoxelGrid(origin=(0.0, -12.8, -2.0), resolution=0.2, shape=(128, 128, 32)))
