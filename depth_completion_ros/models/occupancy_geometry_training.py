@@ -38,7 +38,6 @@ from torch import nn
 
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.geometry.camera import CameraModel
-from depth_completion_ros.geometry.transforms import invert_transform
 from depth_completion_ros.geometry.voxels import OCCUPIED, VoxelGrid
 from depth_completion_ros.models.occupancy_geometry import (
     KIND,
