@@ -63,6 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     geometry.add_argument("--config", required=True, type=Path, metavar="FILE", help="training config YAML")
     geometry.add_argument("--resume", action="store_true", help="continue from OUT/occupancy_geometry.pt")
     geometry.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="(default: %(default)s)")
+    geometry.add_argument("--epochs", type=int, help="override the config's epochs (e.g. with --resume)")
+    geometry.add_argument("--max-minutes", type=float, help="override the config's max_minutes")
 
 
 def load_tum_frame(folder: Path):
@@ -128,7 +130,8 @@ def _occupancy(args: argparse.Namespace) -> int:
 def _occupancy_geometry(args: argparse.Namespace) -> int:
     from depth_completion_ros.models.occupancy_geometry_training import GeometryTrainConfig, train_geometry
 
-    path = train_geometry(GeometryTrainConfig.load(args.config), args.device, args.resume,
+    path = train_geometry(GeometryTrainConfig.load(args.config, epochs=args.epochs,
+                                                          max_minutes=args.max_minutes), args.device, args.resume,
                           log=lambda line: print(line, file=sys.stderr, flush=True))
     print(f"occupancy_geometry: {path}")
     return 0
