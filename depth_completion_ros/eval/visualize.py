@@ -159,6 +159,8 @@ def occupancy_height_histogram(path: str | Path, series: dict[str, np.ndarray], 
 
 def _save_plot(fig, ax, labels: tuple[str, str], title: str, path: str | Path) -> Path:
     """Label, grid and legend ``ax``, write ``fig`` to ``path`` (PNG) and close it."""
+    import matplotlib.pyplot as plt
+
     ax.set_xlabel(labels[0])
     ax.set_ylabel(labels[1])
     ax.set_title(title)

@@ -66,3 +66,18 @@ def test_each_label_is_its_text_drawn_once_in_white_on_a_dark_box():
         assert once[box].sum() == once.sum() > 0, text
         for channel in range(3):
             np.testing.assert_array_equal(label[box][..., channel], once[box], err_msg=text)
+
+
+def test_the_plots_are_written_as_pngs(tmp_path):
+    import cv2
+
+    from depth_completion_ros.eval.visualize import error_vs_range_plot, occupancy_height_histogram
+
+    rng = np.random.default_rng(0)
+    gt = rng.uniform(1, 80, 500)
+    error_vs_range_plot(tmp_path / "range.png", {"classical": (gt, np.abs(rng.normal(0, 1, 500)))})
+    labels = np.zeros((4, 4, 3), np.uint8)
+    labels[1, 1, 0] = 1
+    occupancy_height_histogram(tmp_path / "height.png", {"target": labels}, np.array([0.1, 0.3, 0.5]), title="heights")
+    for name in ("range.png", "height.png"):
+        assert cv2.imread(str(tmp_path / name)) is not None
