@@ -88,12 +88,13 @@ def extrinsic_parameters(prefix: str, sensor: str, target: str) -> tuple[Paramet
 BAD_INPUT_KINDS = (
     ("Image.encoding", "wrong_encoding"), ("image", "image_size_mismatch"), ("Image", "bad_image"),
     ("CameraInfo", "bad_camera_info"), ("camera_info", "no_camera_info"), ("PointCloud2", "bad_cloud"),
-    ("lidar.projection", "no_projection"), ("lidar", "empty_cloud"), ("extrinsics", "missing_extrinsics"), ("stereo", "stereo_mismatch"),
+    ("lidar.projection", "no_projection"), ("lidar", "empty_cloud"), ("extrinsics", "missing_extrinsics"),
+    ("stereo", "stereo_mismatch"),
 )
 
 
 # the log line of each drop reason (``unused`` partners are expected and not logged);
-# {new}: count since the last line, {total}: count since start, {pivot}: the pivot input
+# {new}: count since the reason's last line, {total}: count since start, {pivot}: the pivot input
 DROP_LOG_LINES = {
     "too_old": "dropped {new} message(s) older than the last synchronized set (drops.too_old, {total} in all): "
                "late or reordered delivery",
@@ -194,12 +195,15 @@ class SynchronizedNode(Node):
         super().destroy_node()
 
     # ---- shared helpers ----------------------------------------------------------------
-    def warn(self, kind: str, text: str) -> None:
-        """Log at most one line per kind every few seconds (a broken sensor floods otherwise)."""
+    def warn(self, kind: str, text: str) -> bool:
+        """Log at most one line per kind every few seconds (a broken sensor floods otherwise);
+        returns whether this line was logged."""
         now = time.monotonic()
-        if now - self._last_warning.get(kind, -np.inf) >= THROTTLE_S:
-            self._last_warning[kind] = now
-            self.get_logger().warning(text)
+        if now - self._last_warning.get(kind, -np.inf) < THROTTLE_S:
+            return False
+        self._last_warning[kind] = now
+        self.get_logger().warning(text)
+        return True
 
     def bad_input(self, error: BadInputError) -> None:
         kind = bad_input_kind(error.field)
@@ -268,15 +272,14 @@ class SynchronizedNode(Node):
         return {**sync["drops"], "skipped_busy": self.work_queue.skipped, "sync_resets": sync["resets"]}
 
     def _log_new_drops(self) -> None:
-        """One rate-limited log line per drop reason whose count grew since the last call."""
+        """A rate-limited log line per drop reason whose count grew since its last line."""
         with self._drops_lock:
             counts = self._drop_counts()
-            grown = {reason: n - self._drops_logged.get(reason, 0) for reason, n in counts.items()
-                     if n > self._drops_logged.get(reason, 0) and reason in DROP_LOG_LINES}
-            self._drops_logged = counts
-        for reason, new in grown.items():
-            self.warn(f"drop {reason}", DROP_LOG_LINES[reason].format(
-                new=new, total=counts[reason], pivot=self.sync.config.pivot))
+            for reason, line in DROP_LOG_LINES.items():
+                new = counts[reason] - self._drops_logged.get(reason, 0)
+                if new > 0 and self.warn(f"drop {reason}", line.format(new=new, total=counts[reason],
+                                                                       pivot=self.sync.config.pivot)):
+                    self._drops_logged[reason] = counts[reason]
 
     def _on_clock_jump(self, _jump) -> None:
         self.sync.reset()
@@ -296,14 +299,15 @@ class SynchronizedNode(Node):
 
     def _publish_diagnostics(self) -> None:
         snapshot = self.stats.snapshot()
-        sync = self.sync.stats()
+        drops = self._drop_counts()
+        resets = drops.pop("sync_resets")
         warnings = self._silent_inputs()
         node_values = self.diagnostic_values()
         values = {
             **{k: v for k, v in snapshot.items() if v is not None},
             **node_values,
-            "drops": {**sync["drops"], "skipped_busy": self.work_queue.skipped},
-            "sync_resets": sync["resets"],
+            "drops": drops,
+            "sync_resets": resets,
         }
         if snapshot["bad_input"]:
             warnings.append(f"bad input: {snapshot['bad_input']}")

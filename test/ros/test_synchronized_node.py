@@ -78,7 +78,7 @@ def test_camera_infos_without_image_stamps_are_used_without_waiting(node):
 
 def test_every_drop_reason_is_logged_once_per_burst_with_its_counter(node):
     lines = []
-    node.warn = lambda kind, text: lines.append((kind, text))
+    node.warn = lambda kind, text: lines.append((kind, text)) or True  # every line logged
     ms = 1_000_000
     for stamp in (0, 100, 200):
         node.sync.add("image", stamp * ms)
@@ -120,3 +120,15 @@ def test_the_silent_input_clock_starts_when_the_node_is_ready(ros_domain_id, mon
     finally:
         node.destroy_node()
         rclpy.shutdown(context=context)
+
+
+def test_a_throttled_drop_line_is_counted_into_the_next_one(node):
+    node.warn = lambda kind, text: False  # throttled: nothing shown
+    for i in range(node.work_queue.capacity + 1):
+        node.work_queue.put(MatchedSet(i, {}))
+    node._log_new_drops()  # throttled: 1 skipped, not shown
+    node.work_queue.put(MatchedSet(99, {}))
+    lines = []
+    node.warn = lambda kind, text: lines.append(text) or True
+    node._log_new_drops()
+    assert len(lines) == 1 and "skipped 2 synchronized set(s)" in lines[0]
