@@ -281,17 +281,14 @@ class SetQueue:
         self.skipped = 0
         self._closed = False
 
-    def put(self, item: MatchedSet) -> int:
-        """Queue ``item``; returns how many old sets it pushed out (0 or 1)."""
+    def put(self, item: MatchedSet) -> None:
+        """Queue ``item``, pushing out the oldest waiting set when full (counted)."""
         with self._condition:
             self._items.append(item)
-            pushed_out = 0
             if len(self._items) > self.capacity:
                 self._items.popleft()
-                pushed_out = 1
                 self.skipped += 1
             self._condition.notify()
-            return pushed_out
 
     def take(self, timeout: float | None = None) -> MatchedSet | None:
         """The oldest waiting set, waiting up to ``timeout`` seconds; None on timeout or close."""
