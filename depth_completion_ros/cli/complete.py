@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 
 
-from depth_completion_ros.cli.exits import EXIT_INTERRUPTED, EXIT_PARTIAL, EXIT_USAGE
+from depth_completion_ros.cli.exits import EXIT_USAGE
+from depth_completion_ros.cli.frames import finish, run_frames
 from depth_completion_ros.cli.paths import output_dir
-from depth_completion_ros.cli.timing import frame_timing_summary
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.pipeline.engine import DEFAULT_METHOD, DEVICE_CHOICES, available_methods
 
@@ -41,8 +41,6 @@ def _error(message: object) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from depth_completion_ros.datasets.kitti import write_depth_png
     from depth_completion_ros.datasets.kitti_depth_completion import list_frames, load_frame
     from depth_completion_ros.pipeline.engine import CompletionEngine, describe_device
@@ -61,39 +59,23 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     args.output.mkdir(parents=True, exist_ok=True)
     print(f"method {args.method} on {describe_device(engine.device)}: {len(frames)} frame(s) -> {args.output}")
-    failures, complete_ms, total_ms = len(problems), [], []
     warmed_sizes: set[tuple[int, int]] = set()
-    written = 0
-    try:
-        for files in tqdm(frames, unit="frame", file=sys.stderr):
-            start = time.perf_counter()
-            try:
-                frame = load_frame(files)
-                if frame.sparse.shape not in warmed_sizes:  # warm-up is not timed
-                    engine.warm_up(frame.camera, runs=1)
-                    warmed_sizes.add(frame.sparse.shape)
-                    start = time.perf_counter()
-                completed = time.perf_counter()
-                result = engine.complete(frame.rgb, frame.sparse, frame.camera)
-                complete_ms.append((time.perf_counter() - completed) * 1e3)
-                write_depth_png(args.output / files.name, result.depth)
-                written += 1
-            except (BadInputError, OSError) as error:
-                failures += 1
-                tqdm.write(f"dcr complete: error: {error}", file=sys.stderr)
-                continue
-            total_ms.append((time.perf_counter() - start) * 1e3)
-    except KeyboardInterrupt:
-        _error(f"interrupted after {written} of {len(frames)} frame(s); those are in {args.output}")
-        return EXIT_INTERRUPTED
-    if complete_ms:
-        print(frame_timing_summary("completion", complete_ms, total_ms))
+
+    def complete_one(files) -> tuple[float, float]:
+        frame = load_frame(files)
+        warm_up_ms = 0.0
+        if frame.sparse.shape not in warmed_sizes:  # warm-up is not timed
+            started = time.perf_counter()
+            engine.warm_up(frame.camera, runs=1)
+            warmed_sizes.add(frame.sparse.shape)
+            warm_up_ms = (time.perf_counter() - started) * 1e3
+        started = time.perf_counter()
+        result = engine.complete(frame.rgb, frame.sparse, frame.camera)
+        complete_ms = (time.perf_counter() - started) * 1e3
+        write_depth_png(args.output / files.name, result.depth)
+        return complete_ms, warm_up_ms
+
+    run_result = run_frames(frames, complete_one, "dcr complete")
     if engine.stats.non_finite_output_pixels:
         print(f"warning: {engine.stats.non_finite_output_pixels} non-finite output pixel(s) written as 0 (invalid)")
-    if not written:
-        _error(f"no frame was written: all {failures} had problems")
-        return EXIT_USAGE
-    if failures:
-        _error(f"{failures} problem(s); the frames without them were written")
-        return EXIT_PARTIAL
-    return 0
+    return finish(run_result, len(frames), len(problems), "completion", args.output, "dcr complete")

@@ -18,9 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-
+from depth_completion_ros.cli.frames import finish, run_frames
 from depth_completion_ros.cli.paths import output_dir
-from depth_completion_ros.cli.timing import frame_timing_summary
 from depth_completion_ros.errors import BadInputError
 
 METHODS = ("sgbm", "learned", "occdepth", "lidar")
@@ -44,8 +43,6 @@ def _error(message: object) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from depth_completion_ros.datasets.kitti import read_velodyne_bin
     from depth_completion_ros.datasets.kitti_depth_completion import read_rgb
     from depth_completion_ros.datasets.kitti_odometry import list_frames
@@ -75,30 +72,21 @@ def run(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"method {args.method} on {describe_device(resolve_device(args.device))}: {len(frames)} frame(s) "
           f"-> {args.out}")
-    failures, method_ms, total_ms = len(problems), [], []
-    for files in tqdm(frames, unit="frame", file=sys.stderr):
-        start = time.perf_counter()
-        try:
-            left, right = read_rgb(files.left), read_rgb(files.right)
-            height, width = left.shape[:2]
-            frame = StereoFrame(
-                left=left, right=right,
-                left_camera=calibration.camera(2, width, height), right_camera=calibration.camera(3, width, height),
-                T_grid_camera=T_velo_cam0,
-                lidar_points=read_velodyne_bin(files.velodyne) if files.velodyne is not None else None,
-            )
-            computed = time.perf_counter()
-            occupancy = method(frame, grid)
-            method_ms.append((time.perf_counter() - computed) * 1e3)
-            write_bits(args.out / f"{files.frame_id}.bin", occupancy.state == OCCUPIED)
-        except (BadInputError, OSError) as error:
-            failures += 1
-            tqdm.write(f"dcr occupancy: error: {error}", file=sys.stderr)
-            continue
-        total_ms.append((time.perf_counter() - start) * 1e3)
-    if method_ms:
-        print(frame_timing_summary(args.method, method_ms, total_ms))
-    if failures:
-        _error(f"{failures} problem(s); the frames without them were written")
-        return 1
-    return 0
+
+    def occupancy_one(files) -> tuple[float, float]:
+        left, right = read_rgb(files.left), read_rgb(files.right)
+        height, width = left.shape[:2]
+        frame = StereoFrame(
+            left=left, right=right,
+            left_camera=calibration.camera(2, width, height), right_camera=calibration.camera(3, width, height),
+            T_grid_camera=T_velo_cam0,
+            lidar_points=read_velodyne_bin(files.velodyne) if files.velodyne is not None else None,
+        )
+        started = time.perf_counter()
+        occupancy = method(frame, grid)
+        method_ms = (time.perf_counter() - started) * 1e3
+        write_bits(args.out / f"{files.frame_id}.bin", occupancy.state == OCCUPIED)
+        return method_ms, 0.0
+
+    return finish(run_frames(frames, occupancy_one, "dcr occupancy"), len(frames), len(problems), args.method,
+                  args.out, "dcr occupancy")
