@@ -336,7 +336,7 @@ def train_geometry(config: GeometryTrainConfig, device: str = "cpu", resume: boo
                    log: Callable[[str], None] = print) -> Path:
     """Train (building the caches first when needed); returns the checkpoint path ``<out>/occupancy_geometry.pt``."""
     from depth_completion_ros.models.checkpoint import read_checkpoint, save_checkpoint
-    from depth_completion_ros.models.train import _lr_factor, setup_distributed, update_ema
+    from depth_completion_ros.models.train import _lr_factor, optimizer_step, setup_distributed
 
     env = setup_distributed(device)
     torch.set_num_threads(config.threads)
@@ -391,14 +391,7 @@ def train_geometry(config: GeometryTrainConfig, device: str = "cpu", resume: boo
             with torch.autocast("cuda", dtype=torch.float16, enabled=use_cuda):
                 logits = trained(batch["features"])
             loss = masked_bce(logits, batch["target"], batch["mask"], config.pos_weight)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-            nn.utils.clip_grad_norm_(trained.parameters(), 5.0)
-            scaler.step(optimizer)
-            scaler.update()
-            if average is not None:
-                update_ema(average, model, config.ema_decay)
+            optimizer_step(loss, optimizer, scaler, trained, model, average, config.ema_decay)
             losses.append(float(loss.detach()))
             if env.is_main and step % 25 == 0:
                 log(f"epoch {epoch + 1} step {step}/{steps_per_epoch} loss {np.mean(losses[-25:]):.4f} "

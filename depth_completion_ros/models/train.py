@@ -350,6 +350,21 @@ def update_ema(average: nn.Module, model: nn.Module, decay: float) -> None:
             mean.copy_(value)
 
 
+def optimizer_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler, trained: nn.Module,
+                   model: nn.Module, average: nn.Module | None, ema_decay: float) -> None:
+    """One mixed-precision step: backward through ``scaler``, gradient norm clipped at 5, the
+    optimizer step, and the EMA ``average`` of ``model`` updated (``trained`` is ``model``
+    or its DDP wrapper)."""
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.unscale_(optimizer)
+    nn.utils.clip_grad_norm_(trained.parameters(), 5.0)
+    scaler.step(optimizer)
+    scaler.update()
+    if average is not None:
+        update_ema(average, model, ema_decay)
+
+
 def run_stage(stage: StageConfig, model: nn.Module, config: TrainConfig, files: list[Path],
               val_frames: list[CachedFrame], prior_fill: PriorFill, env: Distributed,
               teacher: NetworkTeacher | None, resume: bool, log: Callable[[str], None]) -> dict[str, float]:
@@ -400,14 +415,7 @@ def run_stage(stage: StageConfig, model: nn.Module, config: TrainConfig, files: 
             batch = {k: v.to(env.device, non_blocking=True) for k, v in batch.items()}
             with torch.autocast("cuda", dtype=torch.float16, enabled=use_cuda):
                 loss = _stage_loss(stage, trained, batch, teacher, config.max_depth)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-            nn.utils.clip_grad_norm_(trained.parameters(), 5.0)
-            scaler.step(optimizer)
-            scaler.update()
-            if average is not None:
-                update_ema(average, model, stage.ema_decay)
+            optimizer_step(loss, optimizer, scaler, trained, model, average, stage.ema_decay)
             losses.append(float(loss.detach()))
             progress.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
         if env.is_main:
