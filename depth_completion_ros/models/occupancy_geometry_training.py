@@ -13,7 +13,7 @@ lie in the left camera's view.
 
 Training (:func:`train_geometry`) reuses the completion trainer's pieces
 (:mod:`.train`: ``setup_distributed`` / ``LOCAL_RANK``, the warm-up + cosine ``_lr_factor``,
-``update_ema``; :mod:`.checkpoint`: atomic ``save_checkpoint`` in the
+``optimizer_step`` with its EMA update; :mod:`.checkpoint`: atomic ``save_checkpoint`` in the
 ``torch.load(weights_only=True)`` format, ``read_checkpoint``): AdamW, fp16 autocast and
 gradient scaling on CUDA, gradient clipping at 5, EMA weights validated and shipped, the raw
 weights and optimizer kept for ``resume``. Loss: BCE on the masked voxels of random crops.
