@@ -185,3 +185,28 @@ def test_ray_stride_traces_fewer_rays_but_keeps_every_hit():
     assert np.count_nonzero(fewer.state == FREE) < np.count_nonzero(every.state == FREE)
     with pytest.raises(BadInputError, match="ray_mask"):
         insert_points(GRID, np.ones((3, 3)), np.zeros(3), ray_mask=np.ones(2, bool))
+
+
+def test_the_lidar_method_on_a_real_kitti_scan_marks_every_return_and_frees_the_rays(kitti_object):
+    """The LiDAR path (``--method lidar``) on a real HDL-64 scan in the SemanticKITTI grid:
+    every return in the grid is OCCUPIED, the space the beams crossed is FREE, and what lies
+    behind the first wall stays UNKNOWN."""
+    from depth_completion_ros.datasets.kitti import read_velodyne_bin
+    from depth_completion_ros.pipeline.occupancy_methods import StereoFrame, create_occupancy_method
+
+    scan = read_velodyne_bin(kitti_object / "velodyne" / "000000.bin")[:, :3]
+    image = np.zeros((4, 4, 3), np.uint8)
+    camera = CameraModel.from_intrinsics(1.0, 1.0, 2.0, 2.0, 4, 4)
+    frame = StereoFrame(image, image, camera, camera, np.eye(4), lidar_points=scan)
+    grid = create_occupancy_method("lidar", device="cpu")(frame, VoxelGrid())
+    index, inside = grid.voxel_index(scan)
+    hits = index[inside]
+    assert hits.shape[0] > 10_000  # a real scan fills the 51.2 m grid ahead
+    assert np.all(grid.state[hits[:, 0], hits[:, 1], hits[:, 2]] == OCCUPIED)
+    occupied, free = np.count_nonzero(grid.state == OCCUPIED), np.count_nonzero(grid.state == FREE)
+    assert free > 5 * occupied > 0 and np.count_nonzero(grid.state == UNKNOWN) > free
+    # half-way to each return (inside the grid, not itself a return's voxel) the beam passed: FREE
+    halfway, half_inside = grid.voxel_index(scan[inside] / 2.0)
+    halfway = halfway[half_inside]
+    not_a_hit = grid.state[halfway[:, 0], halfway[:, 1], halfway[:, 2]] != OCCUPIED
+    assert np.mean(grid.state[halfway[not_a_hit, 0], halfway[not_a_hit, 1], halfway[not_a_hit, 2]] == FREE) > 0.99
