@@ -22,6 +22,7 @@ import functools
 import sys
 from pathlib import Path
 
+from depth_completion_ros.cli.exits import EXIT_INTERRUPTED, EXIT_USAGE
 from depth_completion_ros.cli.paths import output_dir
 from depth_completion_ros.errors import BadInputError
 
@@ -146,4 +147,10 @@ def run(args: argparse.Namespace) -> int:
         return COMMANDS[args.train_command](args)
     except (BadInputError, FileNotFoundError) as error:
         print(f"dcr train: error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        # the trainers write their checkpoints atomically at every epoch: what was finished is there
+        kept = "cache frames written so far are kept" if args.train_command == "cache" else \
+            "the checkpoints of the finished epochs are kept; continue with --resume"
+        print(f"dcr train {args.train_command}: interrupted; {kept}", file=sys.stderr)
+        return EXIT_INTERRUPTED

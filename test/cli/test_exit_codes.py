@@ -146,3 +146,14 @@ def test_an_interrupted_evaluation_reports_the_bags_it_finished(sim_bag, tmp_pat
     assert eval_bag.run(args) == EXIT_INTERRUPTED
     report = (tmp_path / "r" / "report.md").read_text()
     assert "interrupted after 1 of 2 bag(s)" in report and "classical" in report
+
+
+def test_an_interrupted_training_says_what_is_kept_and_exits_130(monkeypatch, capsys):
+    from depth_completion_ros.cli import train
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(train.COMMANDS, "completion", interrupted)
+    assert train.run(argparse.Namespace(train_command="completion")) == EXIT_INTERRUPTED
+    assert "checkpoints of the finished epochs are kept; continue with --resume" in capsys.readouterr().err
