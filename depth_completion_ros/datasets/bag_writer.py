@@ -172,10 +172,14 @@ class BagWriter:
             self._writer.open()
         except (WriterError, OSError) as error:
             raise BadInputError(str(self.path), f"cannot create the bag ({error})") from None
-        for topic, msgtype in self._topics.items():
-            self._connections[topic] = self._writer.add_connection(
-                topic, msgtype, typestore=self.factory.store,
-                offered_qos_profiles=[LATCHED_QOS] if topic == TF_STATIC_TOPIC else [])
+        try:
+            for topic, msgtype in self._topics.items():
+                self._connections[topic] = self._writer.add_connection(
+                    topic, msgtype, typestore=self.factory.store,
+                    offered_qos_profiles=[LATCHED_QOS] if topic == TF_STATIC_TOPIC else [])
+        except BaseException as error:  # e.g. Ctrl-C right after the file was created: close it, marked
+            self.__exit__(type(error), error, error.__traceback__)
+            raise
         return self
 
     def __exit__(self, exc_type, exc, traceback) -> None:
