@@ -115,10 +115,11 @@ def main(argv: list[str] | None = None) -> int:
         code = run_command(args)
     finally:
         signal.signal(signal.SIGTERM, previous)
-    if code == EXIT_INTERRUPTED and argv is None:
+    if code == EXIT_INTERRUPTED and argv is None and "rclpy" not in sys.modules:
         # The command has closed what it wrote. Leave now: interpreter finalization after a
         # KeyboardInterrupt sometimes ended the process with status -2 instead of 130 (about
-        # 1 interrupted 'dcr sim' in 6; never with this exit).
+        # 1 interrupted 'dcr sim' in 6; never with this exit). Not after ROS was used: Fast DDS
+        # must run its own teardown, or it leaves shared-memory files that stall later nodes.
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

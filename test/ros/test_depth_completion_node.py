@@ -76,6 +76,7 @@ class Run:
 def run_node(kitti_root: Path, tmp_path: Path, domain: int, scenario: str, frames: int = 6,
              node_params: tuple[str, ...] = (), with_extrinsics: bool = True, radar: bool = False,
              command: list[str] | None = None, stop_signal: int = signal.SIGINT, rate_hz: float = 5.0) -> Run:
+    clean_zombie_shm()  # Fast DDS files of processes killed by earlier tests stall discovery
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=domain)
     depth: dict[int, Image] = {}
