@@ -44,6 +44,7 @@ PUBLISHER = Path(__file__).with_name("kitti_rig_publisher.py")
 sys.path.insert(0, str(PUBLISHER.parent))
 from diagnostics_wait import diagnostic_values, settle_until_counters_rest  # noqa: E402
 from kitti_rig_publisher import TEARDOWN_HUNG, load_frames  # noqa: E402  (the fixture's own loader)
+from node_process import start_discovered  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -76,16 +77,13 @@ class Run:
 def run_node(kitti_root: Path, tmp_path: Path, domain: int, scenario: str, frames: int = 6,
              node_params: tuple[str, ...] = (), with_extrinsics: bool = True, radar: bool = False,
              command: list[str] | None = None, stop_signal: int = signal.SIGINT, rate_hz: float = 5.0) -> Run:
-    clean_zombie_shm()  # Fast DDS files of processes killed by earlier tests stall discovery
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=domain)
     depth: dict[int, Image] = {}
     diagnostics: list[DiagnosticArray] = []
     log_path = tmp_path / f"node-{scenario}.log"
-    with open(log_path, "w") as log:
-        node_process = subprocess.Popen(command or node_command(kitti_root, list(node_params), with_extrinsics),
-                                        stdout=log, stderr=subprocess.STDOUT)
     listener = rclpy.create_node("test_listener", context=context)
+    node_process = None
     try:
         qos = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 
@@ -100,10 +98,9 @@ def run_node(kitti_root: Path, tmp_path: Path, domain: int, scenario: str, frame
         ]
         executor = rclpy.executors.SingleThreadedExecutor(context=context)
         executor.add_node(listener)
-        matched = time.monotonic() + 60  # the node's outputs must reach us before frames flow
-        while any(s.get_publisher_count() == 0 for s in subscriptions) and time.monotonic() < matched:
-            executor.spin_once(timeout_sec=0.05)
-            assert node_process.poll() is None, log_path.read_text()
+        # the node's outputs must reach us before frames flow
+        node_process = start_discovered(command or node_command(kitti_root, list(node_params), with_extrinsics),
+                                        log_path, executor, subscriptions)
         publisher_args = [sys.executable, str(PUBLISHER), "--data", str(kitti_root), "--frames", str(frames),
                           "--scenario", scenario, "--rate", str(rate_hz)] + (["--radar"] if radar else [])
         publisher = subprocess.Popen(publisher_args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -122,9 +119,10 @@ def run_node(kitti_root: Path, tmp_path: Path, domain: int, scenario: str, frame
         else:
             assert publisher.returncode == 0, err
     finally:
-        alive = node_process.poll() is None
-        node_process.send_signal(stop_signal)  # the node must shut down cleanly
-        node_process.wait(timeout=20)
+        alive = node_process is not None and node_process.poll() is None
+        if node_process is not None:
+            node_process.send_signal(stop_signal)  # the node must shut down cleanly
+            node_process.wait(timeout=20)
         # the node's writers stop before our readers go: destroying a reader that a
         # writer is still sending to has deadlocked in Fast DDS
         listener.destroy_node()

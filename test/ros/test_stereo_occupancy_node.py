@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -31,6 +30,7 @@ from depth_completion_ros.stereo.matching import StereoParams, compute_disparity
 
 sys.path.insert(0, str(Path(__file__).parent))
 from diagnostics_wait import diagnostic_values, settle_until_counters_rest  # noqa: E402
+from node_process import start_discovered  # noqa: E402
 
 pytestmark = pytest.mark.slow
 LEFT, RIGHT = "/camera/left", "/camera/right"
@@ -52,12 +52,11 @@ def run_pipeline(bag_path: Path, config: dict, remaps: list[str], topics: list[s
     for remap in remaps:
         command += ["--remap", remap]
     log = tmp_path / "node.log"
-    with open(log, "w") as handle:
-        node_process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT)
     heard = {"points": {}, "grid": [], "disparity": [], "diagnostics": []}
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=domain)
     listener = rclpy.create_node("listener", context=context)
+    node_process = None
     try:
         subs = [
             listener.create_subscription(PointCloud2, "/occupancy/points",
@@ -68,10 +67,7 @@ def run_pipeline(bag_path: Path, config: dict, remaps: list[str], topics: list[s
         listener.create_subscription(DiagnosticArray, "/stereo_occupancy/diagnostics", heard["diagnostics"].append, 10)
         executor = rclpy.executors.SingleThreadedExecutor(context=context)
         executor.add_node(listener)
-        deadline = time.monotonic() + 60
-        while any(s.get_publisher_count() == 0 for s in subs) and time.monotonic() < deadline:
-            executor.spin_once(timeout_sec=0.05)
-            assert node_process.poll() is None, log.read_text()
+        node_process = start_discovered(command, log, executor, subs)
         with Bag(bag_path) as bag:
             replayer = BagReplayer(listener, bag, topics, rate=0.5, publish_clock=False)
             assert replayer.wait_for_subscribers(topics, timeout_s=30), log.read_text()
@@ -85,9 +81,10 @@ def run_pipeline(bag_path: Path, config: dict, remaps: list[str], topics: list[s
             spinner.join(5)
         settle_until_counters_rest(executor, heard["diagnostics"], minimum_s=3.0)
     finally:
-        alive = node_process.poll() is None
-        node_process.send_signal(signal.SIGINT)
-        node_process.wait(timeout=20)
+        alive = node_process is not None and node_process.poll() is None
+        if node_process is not None:
+            node_process.send_signal(signal.SIGINT)
+            node_process.wait(timeout=20)
         # the node's writers stop before our readers go (see test_depth_completion_node)
         listener.destroy_node()
         rclpy.shutdown(context=context)

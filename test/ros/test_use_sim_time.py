@@ -20,6 +20,7 @@ from depth_completion_ros.ros.stamps import stamp_to_ns
 
 sys.path.insert(0, str(Path(__file__).parent))
 from diagnostics_wait import diagnostic_values  # noqa: E402
+from node_process import start_discovered  # noqa: E402
 
 TOPICS = ["/camera/left/image_rect", "/camera/left/camera_info", "/lidar/points"]
 
@@ -34,10 +35,7 @@ def test_looping_bag_with_sim_time_keeps_producing(sim_bag, tmp_path, ros_domain
         "input_qos": "reliable", "lidar_to_camera": {"matrix": [float(v) for v in T.ravel()]}}}}))
     dcr = [sys.executable, "-m", "depth_completion_ros.cli.main"]
     log = tmp_path / "node.log"
-    with open(log, "w") as handle:
-        node = subprocess.Popen([*dcr, "run", "--config", str(config), "--use-sim-time",
-                                 "--remap", f"image:={TOPICS[0]}", "--remap", f"camera_info:={TOPICS[1]}"],
-                                stdout=handle, stderr=subprocess.STDOUT)
+    node = None
     stamps: list[int] = []
     diagnostics: list[DiagnosticArray] = []
     context = rclpy.Context()
@@ -50,9 +48,8 @@ def test_looping_bag_with_sim_time_keeps_producing(sim_bag, tmp_path, ros_domain
         listener.create_subscription(DiagnosticArray, "/depth_completion/diagnostics", diagnostics.append, 10)
         executor = rclpy.executors.SingleThreadedExecutor(context=context)
         executor.add_node(listener)
-        deadline = time.monotonic() + 60
-        while sub.get_publisher_count() == 0 and time.monotonic() < deadline:
-            executor.spin_once(timeout_sec=0.05)
+        node = start_discovered([*dcr, "run", "--config", str(config), "--use-sim-time", "--remap",
+                                 f"image:={TOPICS[0]}", "--remap", f"camera_info:={TOPICS[1]}"], log, executor, [sub])
         replay = subprocess.Popen([*dcr, "replay", str(sim_bag), "--loop", "--wait", "30", "--rate", "0.5",
                                    "--topics", *TOPICS], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 120
@@ -73,7 +70,7 @@ def test_looping_bag_with_sim_time_keeps_producing(sim_bag, tmp_path, ros_domain
                 replay.wait()
                 clean_zombie_shm()
                 warnings.warn("dcr replay did not stop within 20 s of SIGINT (killed)", stacklevel=1)
-        if node.poll() is None:
+        if node is not None and node.poll() is None:
             node.send_signal(signal.SIGINT)
             node.wait(timeout=20)
         listener.destroy_node()
