@@ -42,14 +42,16 @@ from depth_completion_ros.geometry.voxels import OCCUPIED, VoxelGrid
 from depth_completion_ros.models.occupancy_geometry import (
     KIND,
     GeometryNetConfig,
-    GeometryOccNet,
     assemble_features,
+    build_geometry_net,
     hit_counts,
     occupancy_state,
     predict_logits,
+    rig_features,
 )
 
 RADIATE_LIKE_GRID = {"origin": [0.0, -12.8, -2.0], "resolution": 0.2, "shape": [128, 128, 32]}
+REAL_VALIDATION_PAIRS = 5  # the last trainable RADIATE pairs, validation of a real fine-tuning
 
 
 def zed_rig_config(fx: float = 340.0, baseline: float = 0.12) -> dict:
@@ -131,11 +133,28 @@ def degrade_stereo(left: np.ndarray, right: np.ndarray, right_camera: CameraMode
     return out[0], out[1], _camera_with(right_camera, P)
 
 
+def stereo_sample(stereo, grid: VoxelGrid, sgbm) -> dict[str, np.ndarray]:
+    """The inputs part of a cached sample: ``sgbm``'s state and hit counts on ``grid`` of a
+    :class:`StereoFrame`, and the rig (camera, pose, grid, ``f B``) the features need."""
+    from depth_completion_ros.pipeline.occupancy_geometry import sgbm_geometry
+
+    baseline, hits, focal_baseline = sgbm_geometry(stereo, grid, sgbm)
+    camera = stereo.left_camera
+    return {
+        "state": baseline.state.astype(np.uint8),
+        "hits": np.minimum(hits, 65535).astype(np.uint16),
+        "K": camera.K, "P": camera.P, "size": np.array([camera.width, camera.height]),
+        "T_grid_camera": np.asarray(stereo.T_grid_camera, np.float64),
+        "grid_origin": np.asarray(grid.origin, np.float64), "grid_resolution": np.float64(grid.resolution),
+        "grid_shape": np.asarray(grid.shape, np.int64),
+        "focal_baseline": np.float64(focal_baseline),
+    }
+
+
 def frame_sample(frame, rng: np.random.Generator, sgbm=None, realism: bool = True) -> dict[str, np.ndarray]:
     """One cached training sample of a simulated frame (stereo + occupancy rendered)."""
     from depth_completion_ros.eval.occupancy import stereo_frame
     from depth_completion_ros.pipeline.occupancy_methods import SgbmOccupancy, StereoFrame
-    from depth_completion_ros.stereo.matching import compute_disparity
 
     sgbm = sgbm or SgbmOccupancy(device="cpu")
     base = stereo_frame(frame)
@@ -144,27 +163,11 @@ def frame_sample(frame, rng: np.random.Generator, sgbm=None, realism: bool = Tru
         left, right, right_camera = degrade_stereo(left, right, right_camera, rng, frame.depth)
     stereo = StereoFrame(left, right, base.left_camera, right_camera, base.T_grid_camera)
     grid = frame.occupancy.grid.geometry()
-    disparity = compute_disparity(left, right, stereo.left_camera, right_camera, sgbm.params)
-    state = sgbm.from_disparity(disparity, stereo, grid).state
-    depth = disparity.to_depth()
-    hits = hit_counts(depth, stereo.left_camera, stereo.T_grid_camera, grid, sgbm.max_range)
     surface = hit_counts(frame.depth, stereo.left_camera, stereo.T_grid_camera, grid) > 0
     truth = frame.occupancy.labels > 0
-    in_view = assemble_features(state, hits, stereo.left_camera, stereo.T_grid_camera, grid)[4] > 0
-    return {
-        "state": state.astype(np.uint8),
-        "hits": np.minimum(hits, 65535).astype(np.uint16),
-        "target": truth | surface,
-        "truth": truth,
-        "mask": ((~frame.occupancy.invalid) | surface) & in_view,
-        "invalid": frame.occupancy.invalid,
-        "K": stereo.left_camera.K, "P": stereo.left_camera.P,
-        "size": np.array([stereo.left_camera.width, stereo.left_camera.height]),
-        "T_grid_camera": np.asarray(stereo.T_grid_camera, np.float64),
-        "grid_origin": np.asarray(grid.origin, np.float64), "grid_resolution": np.float64(grid.resolution),
-        "grid_shape": np.asarray(grid.shape, np.int64),
-        "focal_baseline": np.float64(disparity.focal_px * disparity.baseline_m),
-    }
+    in_view = rig_features(stereo.left_camera, stereo.T_grid_camera, grid)[0] > 0
+    return {**stereo_sample(stereo, grid, sgbm), "target": truth | surface, "truth": truth,
+            "mask": ((~frame.occupancy.invalid) | surface) & in_view, "invalid": frame.occupancy.invalid}
 
 
 def build_geometry_cache(out: str | Path, frames: int, seed: int, zed_fraction: float = 0.5) -> Iterator[Path]:
@@ -196,6 +199,46 @@ def build_geometry_cache(out: str | Path, frames: int, seed: int, zed_fraction: 
         np.savez_compressed(temporary, **sample)
         temporary.replace(path)
         yield path
+
+
+def radiate_sample(seq, index: int, sgbm=None) -> dict[str, np.ndarray]:
+    """One cached training sample of a real RADIATE stereo pair (the cache format of
+    :func:`frame_sample`): the project's ``sgbm`` on the rectified pair, and as target the
+    accumulated-LiDAR occupancy of :func:`~depth_completion_ros.eval.radiate.occupancy_target`,
+    whose loss mask is its scored voxels (observed by a LiDAR ray, in the camera's view)."""
+    from depth_completion_ros.datasets.radiate import ZED_GRID
+    from depth_completion_ros.eval.radiate import occupancy_target, stereo_frame
+    from depth_completion_ros.pipeline.occupancy_methods import SgbmOccupancy
+
+    grid = ZED_GRID.geometry()
+    target = occupancy_target(seq, index, grid)
+    occupied = target.labels > 0
+    return {**stereo_sample(stereo_frame(seq, index), grid, sgbm or SgbmOccupancy(device="cpu")),
+            "target": occupied, "truth": occupied, "mask": ~target.invalid, "invalid": target.invalid}
+
+
+def build_radiate_cache(out: str | Path, radiate: str | Path) -> tuple[list[Path], list[Path]]:
+    """Cache every trainable pair of the RADIATE sequence in ``radiate`` (never a held-out
+    one: :attr:`RadiateSequence.trainable`) as ``out/pair_NNN.npz`` (existing files kept).
+
+    Returns:
+        ``(training, validation)`` files: the last :data:`REAL_VALIDATION_PAIRS` trainable
+        pairs validate (they choose the epoch and the threshold), the others train.
+    """
+    from depth_completion_ros.datasets.radiate import RadiateSequence
+
+    seq = RadiateSequence(Path(radiate))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    files = []
+    for index in seq.trainable:
+        path = out / f"pair_{index:03d}.npz"
+        if not path.is_file():
+            temporary = path.with_suffix(".tmp.npz")
+            np.savez_compressed(temporary, **radiate_sample(seq, index))
+            temporary.replace(path)
+        files.append(path)
+    return files[:-REAL_VALIDATION_PAIRS], files[-REAL_VALIDATION_PAIRS:]
 
 
 def sample_grid(sample: dict) -> VoxelGrid:
@@ -258,7 +301,13 @@ class CropDataset(torch.utils.data.Dataset):
 
 @dataclass(frozen=True)
 class GeometryTrainConfig:
-    """A training run (YAML keys of the same names, ``config/train/occupancy_geometry_cpu.yaml``)."""
+    """A training run (YAML keys of the same names, ``config/train/occupancy_geometry_cpu.yaml``).
+
+    ``radiate`` (a RADIATE sequence folder, ``auto`` to find it as the benchmark does, or
+    empty: simulator only), ``radiate_cache`` and ``real_fraction``: the share of each
+    epoch's samples drawn from the real trainable pairs (:func:`build_radiate_cache`); the
+    real validation pairs are scored after every epoch beside the simulator's.
+    """
 
     out: str
     cache: str
@@ -278,6 +327,9 @@ class GeometryTrainConfig:
     pos_weight: float = 1.0
     max_minutes: float = 0.0
     model: dict = field(default_factory=dict)
+    radiate: str = ""
+    radiate_cache: str = ""
+    real_fraction: float = 0.0
 
     @classmethod
     def load(cls, path: str | Path, **overrides) -> GeometryTrainConfig:
@@ -332,6 +384,28 @@ def load_samples(files: list[Path]) -> list[dict]:
     return out
 
 
+def real_training_files(config: GeometryTrainConfig) -> tuple[list[Path], list[Path]]:
+    """``(training, validation)`` real RADIATE samples of ``config`` (none without ``radiate``)."""
+    if not config.radiate or config.real_fraction <= 0:
+        return [], []
+    from depth_completion_ros.datasets.radiate import find_radiate
+
+    folder = find_radiate() if config.radiate == "auto" else Path(config.radiate)
+    if folder is None or not Path(folder).is_dir():
+        raise BadInputError("radiate", f"no RADIATE sequence at '{config.radiate}'; see datasets/radiate.py for the "
+                            "snapshot to fetch, or set radiate: '' to train on the simulator only")
+    cache = config.radiate_cache or str(Path(config.cache).with_name("radiate"))
+    return build_radiate_cache(cache, folder)
+
+
+def epoch_order(simulated: int, real: int, samples: int, real_samples: int, rng: np.random.Generator) -> np.ndarray:
+    """Dataset indices of one epoch: ``samples - real_samples`` of the ``simulated`` samples
+    (indices first) and ``real_samples`` of the ``real`` ones (after them), shuffled."""
+    sim_part = rng.choice(simulated, size=samples - real_samples, replace=samples - real_samples > simulated)
+    real_part = simulated + rng.choice(real, size=real_samples, replace=real_samples > real) if real_samples else []
+    return rng.permutation(np.concatenate([sim_part, real_part]).astype(np.int64))
+
+
 def train_geometry(config: GeometryTrainConfig, device: str = "cpu", resume: bool = False,
                    log: Callable[[str], None] = print) -> Path:
     """Train (building the caches first when needed); returns the checkpoint path ``<out>/occupancy_geometry.pt``."""
@@ -345,9 +419,11 @@ def train_geometry(config: GeometryTrainConfig, device: str = "cpu", resume: boo
     val_files = list(build_geometry_cache(config.val_cache, config.val_frames, config.val_seed)) \
         if env.is_main and config.val_frames else []
     val_samples = load_samples(val_files)
+    real_files, real_val_files = real_training_files(config)
+    real_val_samples = load_samples(real_val_files) if env.is_main else []
     out = Path(config.out)
     path = out / "occupancy_geometry.pt"
-    model = GeometryOccNet(GeometryNetConfig.from_dict(config.model)).to(env.device)
+    model = build_geometry_net(GeometryNetConfig.from_dict(config.model)).to(env.device)
     average = copy.deepcopy(model).eval() if config.ema_decay > 0 else None
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     first_epoch, metrics = 0, {}
@@ -360,8 +436,9 @@ def train_geometry(config: GeometryTrainConfig, device: str = "cpu", resume: boo
         if "optimizer" in payload:
             optimizer.load_state_dict(payload["optimizer"])
         log(f"resumed after epoch {first_epoch}")
-    dataset = CropDataset(files, config.crop, config.seed)
+    dataset = CropDataset(files + real_files, config.crop, config.seed)
     samples = config.samples_per_epoch or len(dataset)
+    real_samples = round(samples * config.real_fraction) if real_files else 0
     use_cuda = env.device.startswith("cuda")
     scaler = torch.amp.GradScaler("cuda", enabled=use_cuda)
     trained = nn.parallel.DistributedDataParallel(model) if env.world > 1 else model
@@ -369,14 +446,16 @@ def train_geometry(config: GeometryTrainConfig, device: str = "cpu", resume: boo
     total = steps_per_epoch * config.epochs
     if env.is_main:
         out.mkdir(parents=True, exist_ok=True)
-        sgbm_scores = score_samples(None, val_samples, env.device)
-        log(f"{len(files)} training / {len(val_samples)} validation samples, device {env.device}; "
-            f"sgbm on validation: {json.dumps({k: round(v, 4) for k, v in sgbm_scores.items()})}")
+        sgbm_scores = {**score_samples(None, val_samples, env.device),
+                       **{f"real_{k}": v for k, v in score_samples(None, real_val_samples, env.device).items()
+                          if real_val_samples}}
+        log(f"{len(files)} simulated + {len(real_files)} real training / {len(val_samples)} + {len(real_val_samples)} "
+            f"validation samples, device {env.device}; sgbm on validation: "
+            f"{json.dumps({k: round(v, 4) for k, v in sgbm_scores.items()})}")
     started_run = time.monotonic()
     for epoch in range(first_epoch, config.epochs):
         dataset.set_epoch(epoch)
-        order = np.random.default_rng([config.seed, epoch]).choice(len(dataset), size=samples,
-                                                                  replace=samples > len(dataset))
+        order = epoch_order(len(files), len(real_files), samples, real_samples, np.random.default_rng([config.seed, epoch]))
         subset = torch.utils.data.Subset(dataset, order.tolist())
         sampler = torch.utils.data.distributed.DistributedSampler(subset, env.world, env.rank, shuffle=False) \
             if env.world > 1 else None
@@ -401,6 +480,8 @@ def train_geometry(config: GeometryTrainConfig, device: str = "cpu", resume: boo
             metrics = {"train_loss": float(np.mean(losses)) if losses else math.nan,
                        "epoch_seconds": time.monotonic() - started,
                        **{f"val_{k}": v for k, v in score_samples(shipped, val_samples, env.device).items()},
+                       **{f"val_real_{k}": v for k, v in score_samples(shipped, real_val_samples, env.device).items()
+                          if real_val_samples},
                        **{f"sgbm_{k}": v for k, v in sgbm_scores.items()}}
             raw = None if average is None else {k: v.detach().cpu() for k, v in model.state_dict().items()}
             save_checkpoint(path, KIND, shipped, config.to_dict(), metrics, {"stage": KIND, "epoch": epoch + 1},

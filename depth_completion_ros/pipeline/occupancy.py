@@ -239,20 +239,34 @@ def _majority_labels(grid: VoxelGrid, index: np.ndarray, labels: np.ndarray) -> 
     return out.reshape(grid.shape)
 
 
-def insert_depth(grid: VoxelGrid, depth: np.ndarray, camera: CameraModel, T_grid_camera: np.ndarray,
-                 semantic: np.ndarray | None = None, max_range: float | None = None, device: str = "cpu",
-                 stride: int = 1, ray_stride: int | None = None) -> VoxelGrid:
-    """Occupancy of one depth image (every valid pixel is a ray from the camera centre).
+@dataclass(frozen=True)
+class DepthRays:
+    """The rays of a depth image in a grid's frame (what :func:`insert_points` takes).
+
+    Attributes:
+        points: (N, 3) float64 endpoints in metres, one per valid pixel (row-major order).
+        origin: (3,) the camera centre.
+        ray_mask: (N,) bool, the points whose rays are traced for free space (None: all).
+        labels: (N,) class ids of the points (None without a semantic image).
+    """
+
+    points: np.ndarray
+    origin: np.ndarray
+    ray_mask: np.ndarray | None = None
+    labels: np.ndarray | None = None
+
+
+def depth_rays(depth: np.ndarray, camera: CameraModel, T_grid_camera: np.ndarray, semantic: np.ndarray | None = None,
+               stride: int = 1, ray_stride: int | None = None) -> DepthRays:
+    """The rays of one depth image (every valid pixel is a ray from the camera centre).
 
     Args:
-        grid: the grid geometry.
         depth: (H, W) float32 metres, 0 / NaN / Inf = no measurement (REP 118 inputs
             converted by the caller).
         camera: the depth image's camera model; ``T_grid_camera``: (4, 4) grid frame <- the
             frame the model projects from (its optical frame, or camera 0 for KITTI's P2);
             rays start at the model's :func:`camera_centre`.
         semantic: optional (H, W) class ids, carried into the voxels.
-        max_range: depths beyond it give free space up to it only (stereo depth far away is noise).
         stride: use every ``stride``-th row and column (a cheaper, coarser insert).
         ray_stride: trace free space along the rays of every ``ray_stride``-th row and
             column only (default: ``stride``); the other pixels still mark their hits.
@@ -277,7 +291,17 @@ def insert_depth(grid: VoxelGrid, depth: np.ndarray, camera: CameraModel, T_grid
         labels = np.asarray(semantic).reshape(-1)[np.flatnonzero(np.isfinite(flat) & (flat > 0))]
     T = np.asarray(T_grid_camera, dtype=np.float64)
     origin = transform_points(T, camera_centre(cam)[None])[0]
-    return insert_points(grid, transform_points(T, points), origin, labels, max_range, device, ray_mask)
+    return DepthRays(transform_points(T, points), origin, ray_mask, labels)
+
+
+def insert_depth(grid: VoxelGrid, depth: np.ndarray, camera: CameraModel, T_grid_camera: np.ndarray,
+                 semantic: np.ndarray | None = None, max_range: float | None = None, device: str = "cpu",
+                 stride: int = 1, ray_stride: int | None = None) -> VoxelGrid:
+    """Occupancy of one depth image: :func:`insert_points` of its :func:`depth_rays` (see
+    both for the arguments); ``max_range``: depths beyond it give free space up to it only
+    (stereo depth far away is noise)."""
+    rays = depth_rays(depth, camera, T_grid_camera, semantic, stride, ray_stride)
+    return insert_points(grid, rays.points, rays.origin, rays.labels, max_range, device, rays.ray_mask)
 
 
 def camera_centre(camera: CameraModel) -> np.ndarray:

@@ -24,7 +24,7 @@ from depth_completion_ros.geometry.camera import CameraModel
 from depth_completion_ros.geometry.transforms import invert_transform
 from depth_completion_ros.geometry.voxels import FREE, OCCUPIED, UNKNOWN, VoxelGrid, voxels_in_view
 from depth_completion_ros.pipeline.engine import resolve_device
-from depth_completion_ros.pipeline.occupancy import insert_depth, insert_points
+from depth_completion_ros.pipeline.occupancy import DepthRays, depth_rays, insert_points
 from depth_completion_ros.stereo.disparity import Disparity
 from depth_completion_ros.stereo.matching import StereoParams, compute_disparity
 
@@ -100,9 +100,17 @@ class SgbmOccupancy:
     def from_disparity(self, disparity: Disparity, frame: StereoFrame, grid: VoxelGrid) -> VoxelGrid:
         """The occupancy of an already computed disparity of ``frame`` (callers that also
         publish the disparity compute it once)."""
-        return insert_depth(grid.geometry(), disparity.to_depth(), frame.left_camera, frame.T_grid_camera,
-                            max_range=self.max_range, device=resolve_device(self.device), stride=self.stride,
-                            ray_stride=self.ray_stride)
+        return self.from_rays(self.rays(disparity, frame), grid)
+
+    def rays(self, disparity: Disparity, frame: StereoFrame) -> DepthRays:
+        """The rays this method inserts for a disparity of ``frame``, in the grid's frame."""
+        return depth_rays(disparity.to_depth(), frame.left_camera, frame.T_grid_camera, stride=self.stride,
+                          ray_stride=self.ray_stride)
+
+    def from_rays(self, rays: DepthRays, grid: VoxelGrid) -> VoxelGrid:
+        """The occupancy of :meth:`rays` (free space within ``max_range``, hits)."""
+        return insert_points(grid.geometry(), rays.points, rays.origin, max_range=self.max_range,
+                             device=resolve_device(self.device), ray_mask=rays.ray_mask)
 
 
 @register_occupancy_method("lidar")

@@ -13,7 +13,8 @@ from depth_completion_ros.models.occupancy_geometry import (
     KIND,
     GeometryNetConfig,
     GeometryOccNet,
-    geometry_features,
+    assemble_features,
+    hit_counts,
     load_geometry_net,
     predict_logits,
 )
@@ -75,7 +76,8 @@ def test_features_of_a_wall_hits_at_the_wall_free_before_unknown_behind():
     left, _ = cameras()
     depth = np.full((HEIGHT, WIDTH), 5.1, np.float32)  # the wall fills the image: x = 5.1 m in the grid
     state = insert_depth(GRID, depth, left, T_GRID_CAMERA).state
-    features = geometry_features(state, depth, left, T_GRID_CAMERA, GRID, focal_baseline=FOCAL * BASELINE)
+    hits = hit_counts(depth, left, T_GRID_CAMERA, GRID)
+    features = assemble_features(state, hits, left, T_GRID_CAMERA, GRID, focal_baseline=FOCAL * BASELINE)
     assert features.shape == (len(FEATURES), *GRID.shape)
     occupied, free, unknown, log_hits, in_view = (features[FEATURES.index(n)] for n in
                                                   ("occupied", "free", "unknown", "log_hits", "in_view"))
@@ -149,17 +151,84 @@ def test_unknown_free_state_outside_the_view_is_kept():
                                   [OCCUPIED, FREE, FREE, OCCUPIED, UNKNOWN])
 
 
-def test_shipped_weights_load_match_their_card_and_fit_the_size_budget():
+@pytest.mark.parametrize(("name", "layout"), [("occupancy_geometry.pt", "bev"), ("occupancy_geometry_voxel.pt", "voxel")])
+def test_shipped_weights_load_match_their_card_and_fit_the_size_budget(name, layout):
     import json
 
     from depth_completion_ros.pipeline.occupancy_geometry import GEOMETRY_WEIGHTS
 
-    assert GEOMETRY_WEIGHTS.stat().st_size <= 20 * 2**20
-    model, payload = load_geometry_net(GEOMETRY_WEIGHTS)
-    card = json.loads(GEOMETRY_WEIGHTS.with_suffix(".json").read_text())
-    assert GeometryNetConfig.from_dict(card["config"]) == model.config
+    weights = GEOMETRY_WEIGHTS.with_name(name)
+    assert weights.stat().st_size <= 20 * 2**20
+    model, payload = load_geometry_net(weights)
+    card = json.loads(weights.with_suffix(".json").read_text())
+    assert GeometryNetConfig.from_dict(card["config"]) == model.config and model.config.layout == layout
     assert "optimizer" not in payload and "raw_state_dict" not in payload
     assert "dcr train occupancy-geometry" in card["reproduce"][0]
-    method = create_occupancy_method("learned", device="cpu")
+    method = create_occupancy_method("learned", weights=weights, device="cpu")
     result = method(wall_pair(), GRID)
     assert result.state.shape == GRID.shape and (result.state == OCCUPIED).any()
+
+
+def test_bev_network_starts_at_the_baseline_and_keeps_each_column_in_its_cell():
+    from depth_completion_ros.models.occupancy_geometry import BevGeometryOccNet, build_geometry_net
+
+    config = GeometryNetConfig(layout="bev", widths=(8, 8, 8), head_width=8, height=16)
+    model = build_geometry_net(config).eval()
+    assert isinstance(model, BevGeometryOccNet)
+    features = (torch.rand(1, len(FEATURES), 12, 8, 16) > 0.7).float()
+    with torch.no_grad():
+        torch.testing.assert_close(model(features), config.margin * (2 * features[:, :1] - 1))
+        torch.nn.init.normal_(model.head[-1].weight, std=0.1)
+        # a residual that depends on height only at one cell: the flattening is undone exactly
+        model.head[-1].bias.copy_(torch.arange(16, dtype=torch.float32))
+        model.head[-1].weight.zero_()
+        logits = model(features) - config.margin * (2 * features[:, :1] - 1)
+    torch.testing.assert_close(logits[0, 0, 3, 5], torch.arange(16, dtype=torch.float32))
+    padded = predict_logits(model, np.zeros((len(FEATURES), 10, 6, 16), np.float32))
+    assert padded.shape == (10, 6, 16)  # X and Y padded and cut back, the height never padded
+    with pytest.raises(BadInputError, match="16 height layers"):
+        model(torch.zeros(1, len(FEATURES), 8, 8, 8))
+    with pytest.raises(BadInputError, match="unknown network layout"):
+        build_geometry_net(GeometryNetConfig(layout="octree"))
+
+
+def test_rig_features_are_computed_once_per_rig_and_never_written():
+    from depth_completion_ros.models.occupancy_geometry import rig_features
+
+    left, _ = cameras()
+    first = rig_features(left, T_GRID_CAMERA, GRID, FOCAL * BASELINE)
+    assert rig_features(left, T_GRID_CAMERA, GRID, FOCAL * BASELINE) is first and not first.flags.writeable
+    moved = T_GRID_CAMERA.copy()
+    moved[2, 3] = 0.4
+    other = rig_features(left, moved, GRID, FOCAL * BASELINE)
+    assert other is not first and not np.array_equal(other[2], first[2])  # the distances moved with the camera
+
+
+def test_column_stem_is_the_1x1_convolution_of_the_permuted_columns():
+    from depth_completion_ros.models.occupancy_geometry import ColumnStem
+
+    stem = ColumnStem(channels=3, height=4, out=8)
+    features = torch.rand(2, 3, 5, 6, 4)
+    columns = features.permute(0, 1, 4, 2, 3).reshape(2, 12, 5, 6)  # channel c * Z + z
+    weight = stem.weight.permute(2, 0, 1).reshape(8, 12, 1, 1)
+    expected = torch.relu(stem.norm(torch.nn.functional.conv2d(columns, weight)))
+    torch.testing.assert_close(stem(features), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_bev_network_runs_coarser_grids_at_its_own_layer_count_and_refuses_others():
+    from depth_completion_ros.models.occupancy_geometry import build_geometry_net
+    from depth_completion_ros.pipeline.occupancy_geometry import coarsened
+
+    learned = GeometryOccupancy(untrained=True, device="cpu")
+    learned.model = build_geometry_net(GeometryNetConfig(layout="bev", widths=(8, 8, 8), head_width=8,
+                                                         height=GRID.shape[2])).eval()
+    coarse = GRID.downsampled(2)
+    result = learned(wall_pair(), coarse)
+    fine = learned(wall_pair(), GRID)  # untrained: sgbm's grid
+    assert result.shape == coarse.shape and (result.state == OCCUPIED).sum() > 5
+    np.testing.assert_array_equal(result.state, coarsened(fine, 2, coarse).state)
+    block = fine.state[:2, :2, :2]
+    assert coarsened(fine, 2, coarse).state[0, 0, 0] == (OCCUPIED if (block == OCCUPIED).any() else
+                                                         FREE if (block == FREE).any() else UNKNOWN)
+    with pytest.raises(BadInputError, match="height layers"):
+        learned(wall_pair(), VoxelGrid(GRID.origin, 0.2, (64, 32, 12)))

@@ -82,3 +82,23 @@ def test_training_writes_a_loadable_checkpoint_and_resumes(caches):
     train_geometry(resumed, resume=True, log=lines.append)
     assert read_checkpoint(path)["progress"]["epoch"] == 2
     assert any("resumed after epoch 1" in line for line in lines)
+
+
+def test_an_epoch_mixes_the_asked_share_of_real_samples():
+    from depth_completion_ros.models.occupancy_geometry_training import epoch_order
+
+    order = epoch_order(simulated=10, real=3, samples=20, real_samples=6, rng=np.random.default_rng(0))
+    assert len(order) == 20 and np.sum(order >= 10) == 6 and order.max() < 13 and order.dtype == np.int64
+    assert np.sum(epoch_order(10, 3, 8, 0, np.random.default_rng(0)) >= 10) == 0
+
+
+def test_real_training_needs_the_radiate_folder_it_names(tmp_path):
+    from depth_completion_ros.errors import BadInputError
+    from depth_completion_ros.models.occupancy_geometry_training import real_training_files
+
+    simulator_only = GeometryTrainConfig(out=str(tmp_path), cache=str(tmp_path / "c"), val_cache=str(tmp_path / "v"))
+    assert real_training_files(simulator_only) == ([], [])
+    missing = GeometryTrainConfig(out=str(tmp_path), cache=str(tmp_path / "c"), val_cache=str(tmp_path / "v"),
+                                  radiate=str(tmp_path / "nowhere"), real_fraction=0.3)
+    with pytest.raises(BadInputError, match="no RADIATE sequence"):
+        real_training_files(missing)
