@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     completion.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="(default: %(default)s)")
     occupancy = commands.add_parser("occupancy", help="train the stereo occupancy network")
     occupancy.add_argument("--config", required=True, type=Path, metavar="FILE", help="training config YAML")
-    occupancy.add_argument("--resume", action="store_true", help="continue from OUT_DIR/last.pt when it exists")
+    occupancy.add_argument("--resume", action="store_true", help="continue from OUT_DIR/occdepth_last.pt when it exists")
     occupancy.add_argument("--out-dir", metavar="DIR", help="override trainer.out_dir")
     occupancy.add_argument("--epochs", type=int, help="override trainer.epochs")
     occupancy.add_argument("--no-progress", action="store_true", help="log lines instead of progress bars")

@@ -2,7 +2,7 @@
 
 A checkpoint is a plain dict (loadable with ``torch.load(weights_only=True)``)::
 
-    {"format": 1, "kind": "completion" | "teacher", "model_config": {...},
+    {"format": 1, "kind": "completion" | "teacher" | "occdepth" | "occupancy_geometry", "model_config": {...},
      "state_dict": {...}, "train_config": {...}, "metrics": {...},
      "progress": {"stage": str, "epoch": int}, "optimizer": {...}, "raw_state_dict": {...}
      (the last two for resuming training only)}
@@ -13,7 +13,7 @@ match the model the config declares, and a mismatch names the expected and found
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
@@ -24,13 +24,22 @@ from depth_completion_ros.models.completion_net import CompletionNet, Completion
 from depth_completion_ros.models.teacher import TeacherNet
 
 CHECKPOINT_FORMAT = 1
-MODEL_KINDS: dict[str, type[nn.Module]] = {"completion": CompletionNet, "teacher": TeacherNet}
+
+
+def model_kinds() -> dict[str, tuple[Callable[..., nn.Module], type]]:
+    """Each checkpoint kind's network factory and architecture config class (the occupancy
+    modules are imported here, not at the top: they import this module)."""
+    from depth_completion_ros.models.occupancy import OccDepthConfig, OccDepthNet
+    from depth_completion_ros.models.occupancy_geometry import KIND, GeometryNetConfig, build_geometry_net
+
+    return {"completion": (CompletionNet, CompletionNetConfig), "teacher": (TeacherNet, CompletionNetConfig),
+            "occdepth": (OccDepthNet, OccDepthConfig), KIND: (build_geometry_net, GeometryNetConfig)}
 
 
 def save_checkpoint(path: str | Path, kind: str, model: nn.Module, train_config: Mapping | None = None,
                     metrics: Mapping | None = None, progress: Mapping | None = None,
                     optimizer: Mapping | None = None, raw_state_dict: Mapping | None = None) -> Path:
-    """Write a checkpoint of ``model`` (a :data:`MODEL_KINDS` network, or DDP around one).
+    """Write a checkpoint of ``model`` (a :func:`model_kinds` network, or DDP around one).
 
     ``optimizer`` and ``raw_state_dict`` (the un-averaged weights when the model is an
     exponential moving average) are only for resuming training.
@@ -86,13 +95,14 @@ def check_state_dict(expected: Mapping[str, torch.Tensor], found: Mapping[str, t
         raise BadInputError(source, "architecture mismatch: " + " | ".join(problems))
 
 
-def load_model(path: str | Path, kind: str, expected_config: CompletionNetConfig | None = None,
-               payload: dict | None = None) -> tuple[nn.Module, dict]:
+def load_model(path: str | Path, kind: str, expected_config=None, payload: dict | None = None
+               ) -> tuple[nn.Module, dict]:
     """Build the network a checkpoint declares and load its weights.
 
     Args:
         path: checkpoint file.
-        kind: ``completion`` or ``teacher``.
+        kind: one of :func:`model_kinds` (``completion``, ``teacher``, ``occdepth``,
+            ``occupancy_geometry``).
         expected_config: if given, the checkpoint must declare this architecture.
         payload: an already-read checkpoint of ``path`` (avoids reading twice).
 
@@ -106,11 +116,15 @@ def load_model(path: str | Path, kind: str, expected_config: CompletionNetConfig
     payload = read_checkpoint(path) if payload is None else payload
     if payload["kind"] != kind:
         raise BadInputError(str(path), f"is a '{payload['kind']}' checkpoint, expected '{kind}'")
+    kinds = model_kinds()
+    if kind not in kinds:
+        raise BadInputError(str(path), f"kind '{kind}' is not one of {sorted(kinds)}")
+    factory, config_class = kinds[kind]
     try:
-        config = CompletionNetConfig.from_dict(payload["model_config"])
+        config = config_class.from_dict(payload["model_config"])
     except (KeyError, TypeError, ValueError) as error:
         raise BadInputError(str(path), f"invalid model_config {payload['model_config']}: {error}") from error
-    model = MODEL_KINDS[kind](expected_config or config)
+    model = factory(expected_config or config)
     check_state_dict(model.state_dict(), payload["state_dict"], str(path))
     model.load_state_dict(payload["state_dict"])
     return model.eval(), payload

@@ -25,9 +25,9 @@ from torch import nn
 
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.geometry.voxels import VoxelGrid
-from depth_completion_ros.models.trainer import load_checkpoint
+from depth_completion_ros.models.checkpoint import load_model
 
-ARCHITECTURE = "occdepth-small"
+KIND = "occdepth"  # its checkpoints' kind (models/checkpoint.py)
 NUM_CLASSES = 20  # 0 = empty, 1-19 SemanticKITTI learning ids
 
 
@@ -343,17 +343,11 @@ def predict_labels(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def load_occdepth(path: str, device: str = "cpu") -> OccDepthNet:
-    """An :class:`OccDepthNet` from a checkpoint or exported weights file.
+    """An :class:`OccDepthNet` from a checkpoint of kind :data:`KIND` (eval mode on ``device``).
 
-    The file must hold ``architecture`` == :data:`ARCHITECTURE`, ``config`` and ``model``;
-    a foreign or mismatching file gives a :class:`BadInputError` naming both sides.
+    Raises:
+        BadInputError: unreadable file, another kind, or an architecture mismatch naming
+            the expected and found shapes (:func:`~.checkpoint.load_model`).
     """
-    checkpoint = load_checkpoint(path, ARCHITECTURE)
-    if "config" not in checkpoint or "model" not in checkpoint:
-        raise BadInputError(str(path), f"is a {ARCHITECTURE} file without 'config' and 'model'")
-    model = OccDepthNet(OccDepthConfig.from_dict(checkpoint["config"]))
-    try:
-        model.load_state_dict(checkpoint["model"])
-    except RuntimeError as error:
-        raise BadInputError(str(path), f"does not match the {ARCHITECTURE} architecture of its config: {error}") from None
-    return model.to(device).eval()
+    model, _ = load_model(path, KIND)
+    return model.to(device)

@@ -28,7 +28,7 @@ its classical baseline"). Two layouts (:attr:`GeometryNetConfig.layout`):
 
 Checkpoints use the completion trainer's format (:mod:`.checkpoint`, kind
 ``occupancy_geometry``, ``torch.load(weights_only=True)``); :func:`load_geometry_net`
-checks the architecture before loading.
+checks the architecture before loading (:func:`~.checkpoint.load_model`).
 """
 
 from __future__ import annotations
@@ -314,21 +314,13 @@ def occupancy_state(logits: np.ndarray, sgbm_state: np.ndarray, threshold: float
 
 def load_geometry_net(path: str | Path, device: str | torch.device = "cpu",
                       expected_config: GeometryNetConfig | None = None) -> tuple[nn.Module, dict]:
-    """The network of a checkpoint (eval mode on ``device``) and the checkpoint dict.
+    """The network of a checkpoint (eval mode on ``device``) and the checkpoint dict
+    (:func:`~.checkpoint.load_model` of kind :data:`KIND`).
 
     Raises:
         BadInputError: unreadable file, another kind, or an architecture mismatch.
     """
-    from depth_completion_ros.models.checkpoint import check_state_dict, read_checkpoint
+    from depth_completion_ros.models.checkpoint import load_model
 
-    payload = read_checkpoint(path)
-    if payload["kind"] != KIND:
-        raise BadInputError(str(path), f"is a '{payload['kind']}' checkpoint, expected '{KIND}'")
-    try:
-        config = GeometryNetConfig.from_dict(payload["model_config"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise BadInputError(str(path), f"invalid model_config {payload['model_config']}: {error}") from error
-    model = build_geometry_net(expected_config or config)
-    check_state_dict(model.state_dict(), payload["state_dict"], str(path))
-    model.load_state_dict(payload["state_dict"])
-    return model.to(device).eval(), payload
+    model, payload = load_model(path, KIND, expected_config)
+    return model.to(device), payload

@@ -2,13 +2,13 @@
 
 import numpy as np
 import pytest
-import torch
 
 from depth_completion_ros.cli.main import main
 from depth_completion_ros.datasets.semantic_kitti import read_bits, read_labels
 from depth_completion_ros.eval.occupancy import write_odometry_sequence
 from depth_completion_ros.geometry.voxels import OCCUPIED, VoxelGrid
-from depth_completion_ros.models.occupancy import OccDepthConfig, OccDepthNet
+from depth_completion_ros.models.checkpoint import save_checkpoint
+from depth_completion_ros.models.occupancy import KIND, OccDepthConfig, OccDepthNet
 from depth_completion_ros.pipeline.occupancy import insert_points
 from depth_completion_ros.sim.dataset import SimDataset
 from depth_completion_ros.sim.occupancy import touches
@@ -57,19 +57,18 @@ def test_occdepth_method_runs_with_a_weights_file(sequence, tmp_path):
     sequence_dir, _ = sequence
     config = OccDepthConfig(encoder_channels=(4, 6, 8), sfa_channels=4, max_disparity=4, voxel_channels=(4, 4, 4))
     weights = tmp_path / "tiny.pt"
-    torch.save({"architecture": "occdepth-small", "config": config.to_dict(),
-                "model": OccDepthNet(config).state_dict()}, weights)
+    save_checkpoint(weights, KIND, OccDepthNet(config))
     out = tmp_path / "out"
     assert _run(sequence_dir, out, "--method", "occdepth", "--weights", str(weights)) == 0
     assert read_bits(out / "000001.bin").shape == (256, 256, 32)
 
 
 def test_learned_geometry_method_runs_with_a_weights_file(sequence, tmp_path):
-    from depth_completion_ros.models.checkpoint import save_checkpoint
-    from depth_completion_ros.models.occupancy_geometry import KIND, GeometryNetConfig, GeometryOccNet
+    from depth_completion_ros.models.occupancy_geometry import KIND as GEOMETRY_KIND
+    from depth_completion_ros.models.occupancy_geometry import GeometryNetConfig, GeometryOccNet
 
     sequence_dir, _ = sequence
-    weights = save_checkpoint(tmp_path / "geometry.pt", KIND, GeometryOccNet(GeometryNetConfig(widths=(4, 4, 4))))
+    weights = save_checkpoint(tmp_path / "geometry.pt", GEOMETRY_KIND, GeometryOccNet(GeometryNetConfig(widths=(4, 4, 4))))
     out = tmp_path / "out"
     assert _run(sequence_dir, out, "--method", "learned", "--weights", str(weights)) == 0
     assert read_bits(out / "000001.bin").shape == (256, 256, 32)

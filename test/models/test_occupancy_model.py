@@ -115,22 +115,29 @@ def test_the_same_weights_run_on_a_finer_grid():
 
 
 def test_weights_files_are_checked_against_the_architecture(tmp_path):
+    from depth_completion_ros.models.checkpoint import save_checkpoint
+    from depth_completion_ros.models.occupancy import KIND
+
     model = OccDepthNet(TINY)
-    path = tmp_path / "w.pt"
-    torch.save({"architecture": "occdepth-small", "config": TINY.to_dict(), "model": model.state_dict()}, path)
+    path = save_checkpoint(tmp_path / "w.pt", KIND, model)
     loaded = load_occdepth(str(path))
     assert loaded.config == TINY and not loaded.training
-    torch.save({"architecture": "something-else", "model": {}}, tmp_path / "other.pt")
-    with pytest.raises(BadInputError, match="something-else"):
-        load_occdepth(str(tmp_path / "other.pt"))
-    wrong = TINY.to_dict()
-    wrong["sfa_channels"] = 5
-    torch.save({"architecture": "occdepth-small", "config": wrong, "model": model.state_dict()}, tmp_path / "bad.pt")
-    with pytest.raises(BadInputError, match="does not match"):
+    other = save_checkpoint(tmp_path / "other.pt", "occupancy_geometry", model)
+    with pytest.raises(BadInputError, match="'occupancy_geometry' checkpoint, expected 'occdepth'"):
+        load_occdepth(str(other))
+    narrower = OccDepthNet(OccDepthConfig.from_dict({**TINY.to_dict(), "sfa_channels": 5}))
+    payload = torch.load(path, weights_only=True)
+    payload["model_config"] = narrower.config.to_dict()
+    torch.save(payload, tmp_path / "bad.pt")
+    with pytest.raises(BadInputError, match="architecture mismatch"):
         load_occdepth(str(tmp_path / "bad.pt"))
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(BadInputError, match="not a readable checkpoint"):
         load_occdepth(str(tmp_path / "junk.pt"))
+    torch.save({"architecture": "occdepth-small", "config": TINY.to_dict(), "model": model.state_dict()},
+               tmp_path / "old_format.pt")  # the retired trainer's format
+    with pytest.raises(BadInputError, match="not a depth_completion_ros checkpoint"):
+        load_occdepth(str(tmp_path / "old_format.pt"))
 
 
 def test_full_grid_training_config_describes_the_semantic_kitti_grid():

@@ -7,7 +7,8 @@ from depth_completion_ros.errors import BadInputError
 
 from depth_completion_ros.geometry.camera import CameraModel
 from depth_completion_ros.geometry.voxels import OCCUPIED, VoxelGrid
-from depth_completion_ros.models.occupancy import ARCHITECTURE, OccDepthConfig, load_occdepth
+from depth_completion_ros.models.checkpoint import read_checkpoint
+from depth_completion_ros.models.occupancy import KIND, OccDepthConfig, load_occdepth
 from depth_completion_ros.pipeline.occupancy_methods import DEFAULT_WEIGHTS, StereoFrame, create_occupancy_method
 
 
@@ -15,7 +16,7 @@ def test_shipped_weights_load_match_their_card_and_fit_the_size_budget():
     assert DEFAULT_WEIGHTS.stat().st_size <= 30 * 2**20
     model = load_occdepth(str(DEFAULT_WEIGHTS))
     card = json.loads(DEFAULT_WEIGHTS.with_suffix(".json").read_text())
-    assert card["architecture"] == ARCHITECTURE
+    assert read_checkpoint(DEFAULT_WEIGHTS)["kind"] == KIND
     assert OccDepthConfig.from_dict(card["config"]) == model.config
     assert model.config.grid_shape == (128, 128, 16)
     assert "dcr train occupancy --config config/train/occupancy_cpu.yaml" in card["reproduce"]
