@@ -18,6 +18,7 @@ the KITTI depth-completion layout, so ``dcr complete`` and ``dcr evaluate`` run 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -27,11 +28,12 @@ from depth_completion_ros.datasets.kitti_depth_completion import CompletionFrame
 from depth_completion_ros.datasets.ring_protocol import ProtocolFrame, split_input_and_ground_truth
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.geometry.camera import CameraModel
-from depth_completion_ros.geometry.kitti_calib import load_object_calib
+from depth_completion_ros.geometry.kitti_calib import KittiCalibration, load_object_calib
 
 CROP_WIDTH, CROP_HEIGHT = 1216, 352  # KITTI depth-completion crop
 HDL64_RINGS = 64
 INPUT_RING_STEP = 4  # every 4th ring: a 16-beam input
+RISE_TOLERANCE_DEG = 0.5
 
 
 def ring_ids(points: np.ndarray) -> np.ndarray:
@@ -53,7 +55,11 @@ def ring_ids(points: np.ndarray) -> np.ndarray:
 
 
 def check_rings_descend(points: np.ndarray, rings: np.ndarray, source: str = "scan") -> np.ndarray:
-    """Check that the median elevation falls strictly from ring to ring.
+    """Check that the median elevation falls from ring to ring, up to a rise of
+    :data:`RISE_TOLERANCE_DEG`: the HDL-64E's two laser blocks overlap in elevation at their
+    boundary (rings 29-30 rise by up to 0.18 deg in KITTI raw 2011_09_26) and a near object
+    shifts a ring's median by parallax (0.46 deg at ring 20 of its frame 0, with normal
+    point counts); a split that merges or cuts rings moves whole rings (several degrees).
 
     Returns:
         (R,) median elevation of each ring in radians.
@@ -66,7 +72,7 @@ def check_rings_descend(points: np.ndarray, rings: np.ndarray, source: str = "sc
         raise BadInputError(source, f"ring {int(np.argmin(counts))} has no point; the ring ids are not contiguous")
     elevation = np.arctan2(points[:, 2], np.hypot(points[:, 0], points[:, 1]))
     medians = np.array([np.median(elevation[rings == r]) for r in range(counts.size)])
-    rising = np.flatnonzero(np.diff(medians) >= 0)
+    rising = np.flatnonzero(np.diff(medians) > np.radians(RISE_TOLERANCE_DEG))
     if rising.size:
         raise BadInputError(
             source,
@@ -86,17 +92,29 @@ def completion_crop(camera: CameraModel) -> tuple[int, int, int, int]:
 
 def build_frame(image_path: Path, velodyne_path: Path, calib_path: Path) -> ProtocolFrame:
     """The protocol frame of one KITTI object sample (see the module docstring)."""
+    return protocol_frame(image_path, velodyne_path, load_object_calib(calib_path),
+                          lambda points, rings: rings % INPUT_RING_STEP == 0)
+
+
+def protocol_frame(image_path: Path, velodyne_path: Path, calib: KittiCalibration,
+                   input_mask: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> ProtocolFrame:
+    """One HDL-64E frame split into input and ground truth, cropped as KITTI depth completion.
+
+    Args:
+        image_path, velodyne_path: the ``image_2`` PNG and the scan (``.bin``, firing order).
+        calib: its calibration (camera 2's ``P_rect``, ``R_rect``, ``T_cam0_velo``).
+        input_mask: ``(points, rings) -> (N,) bool``, the points that form the input.
+    """
     rgb = read_rgb(image_path)
     points = read_velodyne_bin(velodyne_path)
     rings = ring_ids(points)
     if rings.max() + 1 != HDL64_RINGS:
         raise BadInputError(str(velodyne_path), f"found {rings.max() + 1} rings, expected {HDL64_RINGS} (HDL-64E)")
     check_rings_descend(points, rings, str(velodyne_path))
-    calib = load_object_calib(calib_path)
     full_camera = calib.camera(2, rgb.shape[1], rgb.shape[0])
     x, y, width, height = completion_crop(full_camera)
     camera = full_camera.cropped(x, y, width, height)
-    sparse, ground_truth = split_input_and_ground_truth(points, camera, calib.T_cam0_velo, rings % INPUT_RING_STEP == 0)
+    sparse, ground_truth = split_input_and_ground_truth(points, camera, calib.T_cam0_velo, input_mask(points, rings))
     frame = CompletionFrame(f"{image_path.stem}.png", np.ascontiguousarray(rgb[y : y + height, x : x + width]), sparse, camera)
     return ProtocolFrame(frame, ground_truth)
 

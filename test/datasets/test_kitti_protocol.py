@@ -49,6 +49,11 @@ def test_rings_out_of_elevation_order_are_rejected():
         check_rings_descend(scan, ring_ids(scan), "scan.bin")
 
 
+def test_a_parallax_sized_rise_between_neighbouring_rings_is_accepted():
+    scan = _synthetic_scan([2.0, 2.3, -2.0])  # 0.3 deg: the laser blocks' overlap, a near object
+    np.testing.assert_allclose(np.degrees(check_rings_descend(scan, ring_ids(scan))), [2.0, 2.3, -2.0], atol=1e-9)
+
+
 def test_a_ring_without_points_is_rejected():
     scan = _synthetic_scan([2.0, 0.0])
     with pytest.raises(BadInputError, match="ring 1 has no point"):

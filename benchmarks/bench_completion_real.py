@@ -1,0 +1,103 @@
+"""Depth completion on real LiDAR at several densities (issue 15's acceptance table).
+
+Sets (held-out rings / points as ground truth after the occlusion filter, 1216x352 crop):
+
+- KITTI raw 2011_09_26, the 20 validation frames of ``datasets/kitti_raw.py`` (never trained
+  or tuned on), at every density of :data:`~depth_completion_ros.datasets.kitti_raw.DENSITIES`
+  (8-, 16-, 32-beam, half the points);
+- the 3 KITTI object frames of ``../shared/data/kitti_object`` (16-beam protocol).
+
+For each set, density and method (``ip_basic_multiscale``, ``classical``, ``learned`` with
+``--weights``): RMSE, MAE, iRMSE, iMAE (mm, 1/km; mean over images, KITTI's convention),
+then ``learned`` against ``classical`` and against IP-Basic, and the device. Every method runs
+through :class:`~depth_completion_ros.pipeline.engine.CompletionEngine`, as in the node.
+
+Usage:
+    python benchmarks/bench_completion_real.py [--kitti-raw DIR] [--weights W.pt] [--densities 16-beam,half]
+        [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from common import device_name  # noqa: E402
+
+from depth_completion_ros.datasets.kitti_protocol import build_protocol  # noqa: E402
+from depth_completion_ros.datasets.kitti_raw import DENSITIES, build_raw_protocol, find_kitti_raw  # noqa: E402
+from depth_completion_ros.datasets.ring_protocol import ProtocolFrame  # noqa: E402
+from depth_completion_ros.datasets.shared_data import find_shared_data  # noqa: E402
+from depth_completion_ros.eval.metrics import DepthRange, MetricAccumulator  # noqa: E402
+from depth_completion_ros.pipeline.engine import CompletionEngine  # noqa: E402
+from depth_completion_ros.pipeline.learned import SHIPPED_COMPLETION  # noqa: E402
+
+METHODS = ("ip_basic_multiscale", "classical", "learned")
+METRICS = ("rmse_mm", "mae_mm", "irmse_1km", "imae_1km")
+
+
+def score(engine: CompletionEngine, frames: list[ProtocolFrame]) -> dict[str, float]:
+    """Mean per-image KITTI metrics (mm, 1/km) of one method over protocol frames."""
+    accumulator = MetricAccumulator(ranges=[DepthRange("all")])
+    for f in frames:
+        accumulator.add(engine.complete(f.frame.rgb, f.frame.sparse, f.frame.camera).depth, f.ground_truth)
+    summary = accumulator.summaries()[0].to_dict()
+    return {key: summary[key] for key in METRICS}
+
+
+def sets(kitti_raw: Path | None, densities: list[str]) -> dict[str, list[ProtocolFrame]]:
+    """Set name -> its frames (the sets whose data is present)."""
+    out = {}
+    if kitti_raw is not None:
+        for density in densities:
+            out[f"KITTI raw validation (20) {density}"] = build_raw_protocol(kitti_raw, density, "validation")
+    else:
+        print("KITTI raw frames not found: set $DCR_KITTI_RAW (see datasets/kitti_raw.py); skipped", file=sys.stderr)
+    kitti_object = find_shared_data("kitti_object", REPO_ROOT)
+    if kitti_object is not None:
+        out["KITTI object (3) 16-beam"] = build_protocol(kitti_object)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--kitti-raw", type=Path, default=None, help="the 2011_09_26 drive folder (default: $DCR_KITTI_RAW)")
+    parser.add_argument("--weights", type=Path, default=SHIPPED_COMPLETION, help="learned checkpoint (default: shipped)")
+    parser.add_argument("--densities", default=",".join(DENSITIES), help="comma-separated (default: %(default)s)")
+    parser.add_argument("--device", default="cpu", help="device of the learned method (default: cpu)")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+    frames = sets(args.kitti_raw or find_kitti_raw(), [d.strip() for d in args.densities.split(",") if d.strip()])
+    if not frames:
+        print("no real data found: nothing measured", file=sys.stderr)
+        return 2
+    engines = {name: CompletionEngine(name, device=args.device if name == "learned" else "cpu",
+                                      weights=args.weights if name == "learned" else None) for name in METHODS}
+    report = {"device": device_name(), "weights": str(args.weights), "sets": {}}
+    print(f"device: {report['device']}; learned weights: {args.weights}")
+    print("| set | method | RMSE mm | MAE mm | iRMSE 1/km | iMAE 1/km |\n|---|---|---|---|---|---|")
+    for name, set_frames in frames.items():
+        results = {method: score(engine, set_frames) for method, engine in engines.items()}
+        report["sets"][name] = results
+        for method, m in results.items():
+            print(f"| {name} | {method} | {m['rmse_mm']:.0f} | {m['mae_mm']:.0f} | {m['irmse_1km']:.2f} | "
+                  f"{m['imae_1km']:.2f} |",
+                  flush=True)
+    print("\nlearned against classical and IP-Basic (ratios of RMSE / MAE; < 1 = learned better):")
+    for name, results in report["sets"].items():
+        learned, classical, ip_basic = results["learned"], results["classical"], results["ip_basic_multiscale"]
+        print(f"- {name}: vs classical {learned['rmse_mm'] / classical['rmse_mm']:.3f} / "
+              f"{learned['mae_mm'] / classical['mae_mm']:.3f}; vs IP-Basic {learned['rmse_mm'] / ip_basic['rmse_mm']:.3f}"
+              f" / {learned['mae_mm'] / ip_basic['mae_mm']:.3f}")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
