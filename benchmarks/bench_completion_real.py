@@ -3,7 +3,7 @@
 Sets (held-out rings / points as ground truth after the occlusion filter, 1216x352 crop):
 
 - KITTI raw 2011_09_26, the 20 validation frames of ``datasets/kitti_raw.py`` (never trained
-  or tuned on), at every density of :data:`~depth_completion_ros.datasets.kitti_raw.DENSITIES`
+  or tuned on; ``--split tuning``: the 10 frames a trainer validates on instead), at every density of :data:`~depth_completion_ros.datasets.kitti_raw.DENSITIES`
   (8-, 16-, 32-beam, half the points);
 - the 3 KITTI object frames of ``../shared/data/kitti_object`` (16-beam protocol).
 
@@ -50,12 +50,13 @@ def score(engine: CompletionEngine, frames: list[ProtocolFrame]) -> dict[str, fl
     return {key: summary[key] for key in METRICS}
 
 
-def sets(kitti_raw: Path | None, densities: list[str]) -> dict[str, list[ProtocolFrame]]:
+def sets(kitti_raw: Path | None, densities: list[str], split: str = "validation") -> dict[str, list[ProtocolFrame]]:
     """Set name -> its frames (the sets whose data is present)."""
     out = {}
     if kitti_raw is not None:
         for density in densities:
-            out[f"KITTI raw validation (20) {density}"] = build_raw_protocol(kitti_raw, density, "validation")
+            frames = build_raw_protocol(kitti_raw, density, split)
+            out[f"KITTI raw {split} ({len(frames)}) {density}"] = frames
     else:
         print("KITTI raw frames not found: set $DCR_KITTI_RAW (see datasets/kitti_raw.py); skipped", file=sys.stderr)
     kitti_object = find_shared_data("kitti_object", REPO_ROOT)
@@ -70,9 +71,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", type=Path, default=SHIPPED_COMPLETION, help="learned checkpoint (default: shipped)")
     parser.add_argument("--densities", default=",".join(DENSITIES), help="comma-separated (default: %(default)s)")
     parser.add_argument("--device", default="cpu", help="device of the learned method (default: cpu)")
+    parser.add_argument("--split", default="validation", choices=("validation", "tuning"),
+                        help="KITTI raw frames: validation (the report) or tuning (for choices while training; "
+                             "default: %(default)s)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
-    frames = sets(args.kitti_raw or find_kitti_raw(), [d.strip() for d in args.densities.split(",") if d.strip()])
+    frames = sets(args.kitti_raw or find_kitti_raw(), [d.strip() for d in args.densities.split(",") if d.strip()],
+                  args.split)
     if not frames:
         print("no real data found: nothing measured", file=sys.stderr)
         return 2

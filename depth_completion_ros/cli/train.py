@@ -32,7 +32,7 @@ TUM_DEPTH_SCALE = 5000.0  # TUM depth PNG: value / 5000 = metres
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     commands = parser.add_subparsers(dest="train_command", metavar="WHAT", required=True)
-    cache = commands.add_parser("cache", help="simulate training frames into a cache folder")
+    cache = commands.add_parser("cache", help="simulate (or read real) training frames into a cache folder")
     cache.add_argument("--out", required=True, type=output_dir, metavar="DIR", help="cache folder (created)")
     cache.add_argument("--frames", type=int, default=1000, help="simulator frames (default: %(default)s)")
     cache.add_argument("--seed", type=int, default=0, help="simulator stream seed (default: %(default)s)")
@@ -50,6 +50,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="a folder with TUM_color.png + TUM_depth.png; LiDAR is simulated from its depth")
     cache.add_argument("--rgbd-variants", type=int, default=8,
                        help="random LiDAR patterns per RGB-D frame (default: %(default)s)")
+    cache.add_argument("--kitti-raw", type=Path, metavar="DIR",
+                       help="also cache the real KITTI raw 2011_09_26 frames of this drive folder (see "
+                            "datasets/kitti_raw.py; sparse supervision only)")
+    cache.add_argument("--kitti-raw-split", default="fit", choices=("fit", "tuning", "training"),
+                       help="which of its frames: fit (train on), tuning (validate on) or both; its validation "
+                            "frames are never cached (default: %(default)s)")
     completion = commands.add_parser("completion", help="train the teacher and the completion network")
     completion.add_argument("--config", required=True, type=Path, metavar="FILE", help="training config YAML")
     completion.add_argument("--resume", action="store_true", help="continue from the checkpoints in the out folder")
@@ -91,10 +97,16 @@ def _cache(args: argparse.Namespace) -> int:
 
     rgbd = [load_tum_frame(folder) for folder in args.tum_rgbd]
     total = args.frames + len(rgbd) * args.rgbd_variants
+    kitti_raw = None
+    if args.kitti_raw is not None:
+        from depth_completion_ros.datasets.kitti_raw import frame_stems
+
+        kitti_raw = (args.kitti_raw, args.kitti_raw_split)
+        total += len(frame_stems(*kitti_raw))
     for _ in tqdm(build_cache(args.out, args.frames, args.seed, rgbd, args.rgbd_variants,
                               rig=args.rig, indoor_fraction=args.indoor_fraction,
                               random_lidar_pattern=not args.rig_lidar, radar=args.radar,
-                              camera_scale=args.camera_scale),
+                              camera_scale=args.camera_scale, kitti_raw=kitti_raw),
                   total=total, unit="frame", file=sys.stderr):
         pass
     print(f"{total} cached frames in {args.out}")

@@ -14,8 +14,13 @@ Calibration: the velo -> cam0 transform and ``R_rect_00`` hard-coded in the snap
 ``src/FinalProject_Camera.cpp``, and the 2011_09_26 ``P_rect_02`` (:data:`CALIBRATION`).
 
 Split (fixed): the last scan is partial and is never used; of the 77 others the first
-:data:`TRAINING_FRAMES` may train, the last :data:`VALIDATION_FRAMES` validate and are never
+:data:`TRAINING_FRAMES` may train (``training``: all of them; ``fit``: the first
+``TRAINING_FRAMES - TUNING_FRAMES``; ``tuning``: the last :data:`TUNING_FRAMES` of them, which
+a trainer validates on), the last :data:`VALIDATION_FRAMES` (``validation``) are never
 trained or tuned on.
+
+:func:`cached_frame` turns a frame into a training
+:class:`~depth_completion_ros.models.training_cache.CachedFrame` (``dcr train cache --kitti-raw``).
 
 Densities (:data:`DENSITIES`): the input is every 8th / 4th / 2nd ring (an 8-, 16-, 32-beam
 LiDAR) or every second point in firing order (``half``); the ground truth is the other
@@ -38,6 +43,7 @@ from depth_completion_ros.geometry.kitti_calib import KittiCalibration
 DEFAULT_ROOT = Path("/work/data/kitti_raw/images/KITTI/2011_09_26")
 USABLE_FRAMES = 77  # frame 77's scan is partial
 TRAINING_FRAMES = 57
+TUNING_FRAMES = 10
 VALIDATION_FRAMES = 20
 
 _T_CAM0_VELO = np.array([
@@ -65,7 +71,7 @@ DENSITIES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "32-beam": lambda points, rings: rings % 2 == 0,
     "half": lambda points, rings: np.arange(len(points)) % 2 == 0,
 }
-SPLITS = ("training", "validation")
+SPLITS = ("training", "fit", "tuning", "validation")
 
 
 def find_kitti_raw() -> Path | None:
@@ -83,7 +89,9 @@ def frame_stems(root: str | Path, split: str) -> list[str]:
         raise BadInputError(str(root), f"holds {len(scans)} scans, expected the snapshot's 78; see "
                             "depth_completion_ros/datasets/kitti_raw.py for how to extract them")
     usable = [scan.stem for scan in scans[:USABLE_FRAMES]]
-    return usable[:TRAINING_FRAMES] if split == "training" else usable[-VALIDATION_FRAMES:]
+    training = usable[:TRAINING_FRAMES]
+    return {"training": training, "fit": training[:-TUNING_FRAMES], "tuning": training[-TUNING_FRAMES:],
+            "validation": usable[-VALIDATION_FRAMES:]}[split]
 
 
 def build_raw_protocol(root: str | Path, density: str, split: str = "validation") -> list[ProtocolFrame]:
@@ -94,3 +102,42 @@ def build_raw_protocol(root: str | Path, density: str, split: str = "validation"
     return [protocol_frame(root / "image_02" / "data" / f"{stem}.png",
                            root / "velodyne_points" / "data" / f"{stem}.bin", CALIBRATION, DENSITIES[density])
             for stem in frame_stems(root, split)]
+
+
+def cached_frame(root: str | Path, stem: str):
+    """Frame ``stem`` as a training :class:`~depth_completion_ros.models.training_cache.CachedFrame`.
+
+    ``rgb`` the whole 1242x375 image; ``points`` the scan in camera 2's rectified optical
+    frame (in front of it), ``ring`` KITTI's scan order (0 = top beam, unlike the
+    simulator's frames: ring % 4 then picks the 16-beam protocol's input); ``camera`` ``K`` of
+    ``P_rect_02``; ``depth``: no dense ground truth exists, so it holds the 16-beam protocol's
+    ground truth in its crop (the held-out rings after the occlusion filter, 0 elsewhere):
+    what a trainer's validation scores (every 4th ring as input, the same crop) is then the
+    16-beam protocol exactly. Train real frames with ``supervision: sparse`` only.
+    """
+    from depth_completion_ros.datasets.kitti import read_velodyne_bin
+    from depth_completion_ros.datasets.kitti_depth_completion import read_rgb
+    from depth_completion_ros.datasets.kitti_protocol import HDL64_RINGS, check_rings_descend, completion_crop, ring_ids
+    from depth_completion_ros.datasets.ring_protocol import split_input_and_ground_truth
+    from depth_completion_ros.geometry.kitti_calib import camera_in_own_frame
+    from depth_completion_ros.geometry.transforms import transform_points
+    from depth_completion_ros.models.training_cache import CachedFrame
+
+    root = Path(root)
+    scan_path = root / "velodyne_points" / "data" / f"{stem}.bin"
+    rgb = read_rgb(root / "image_02" / "data" / f"{stem}.png")
+    scan = read_velodyne_bin(scan_path)
+    rings = ring_ids(scan)
+    if rings.max() + 1 != HDL64_RINGS:
+        raise BadInputError(str(scan_path), f"found {rings.max() + 1} rings, expected {HDL64_RINGS} (HDL-64E)")
+    check_rings_descend(scan, rings, str(scan_path))
+    camera, T_camera_velo = camera_in_own_frame(CALIBRATION, 2, rgb.shape[1], rgb.shape[0])
+    x, y, width, height = completion_crop(camera)
+    _, crop_truth = split_input_and_ground_truth(scan, camera.cropped(x, y, width, height), T_camera_velo,
+                                                 rings % 4 == 0)
+    ground_truth = np.zeros(rgb.shape[:2], np.float32)
+    ground_truth[y:y + height, x:x + width] = crop_truth
+    points = transform_points(T_camera_velo, scan[:, :3])
+    ahead = points[:, 2] > 0.1
+    return CachedFrame(rgb, ground_truth, camera, points[ahead].astype(np.float32), rings[ahead].astype(np.int64),
+                       "kitti-raw")

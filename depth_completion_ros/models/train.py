@@ -122,6 +122,8 @@ class TrainConfig:
         max_depth: metres; farther ground truth is not supervised (the simulator's dense depth
             reaches 160 m, where an L2 term would swamp everything nearer).
         threads: torch CPU threads per process.
+        init: a completion checkpoint whose weights the completion network starts from
+            (fine-tuning, e.g. on real frames; its architecture must be ``model``'s).
     """
 
     out: str
@@ -141,6 +143,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     disruption: DisruptionConfig = field(default_factory=DisruptionConfig)
     sparsity: SparsityConfig = field(default_factory=SparsityConfig)
+    init: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
@@ -222,6 +225,9 @@ def completion_config(model: str | dict) -> CompletionNetConfig:
 
 
 def _build(kind: str, config: TrainConfig) -> nn.Module:
+    if kind == "completion" and config.init:
+        model, _ = load_model(config.init, "completion", expected_config=completion_config(config.model))
+        return model.train()
     if kind == "completion":
         return CompletionNet(completion_config(config.model))
     return TeacherNet(TEACHER_PRESETS[config.teacher])

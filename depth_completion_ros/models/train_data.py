@@ -61,11 +61,14 @@ class SparsityConfig:
         min_input_rings: the ring step k is at most ``rings // min_input_rings``.
         max_drop: up to this fraction of the input points is dropped at random.
         radar_dropout: radar samples: fraction of samples whose radar sweep is dropped.
+        point_split_probability: fraction of samples whose input is a random 30-70 % of all
+            the points instead of whole rings (a dense input: every ring, gaps along it).
     """
 
     min_input_rings: int = 16
     max_drop: float = 0.5
     radar_dropout: float = 0.05
+    point_split_probability: float = 0.0
 
 
 def choose_input_rings(rng: np.random.Generator, ring: np.ndarray, min_input_rings: int, held_out: bool) -> np.ndarray:
@@ -91,8 +94,11 @@ def make_sample(frame: CachedFrame, rng: np.random.Generator, crop_size: tuple[i
         raise ValueError(f"supervision must be one of {SUPERVISION_KINDS}, got '{supervision}'")
     rgb, (dense,), camera = random_rescale_and_crop(rng, frame.rgb, [frame.depth], frame.camera, crop_size,
                                                     disruption.scale_range)
-    use = choose_input_rings(rng, frame.ring, sparsity.min_input_rings, held_out=supervision == "sparse")
-    use &= rng.random(use.size) >= rng.uniform(0.0, sparsity.max_drop)
+    if rng.random() < sparsity.point_split_probability:
+        use = rng.random(frame.ring.size) < rng.uniform(0.3, 0.7)
+    else:
+        use = choose_input_rings(rng, frame.ring, sparsity.min_input_rings, held_out=supervision == "sparse")
+        use &= rng.random(use.size) >= rng.uniform(0.0, sparsity.max_drop)
     if supervision == "sparse":
         sparse, target = split_input_and_ground_truth(frame.points, camera, IDENTITY, use)
     else:

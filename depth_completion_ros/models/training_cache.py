@@ -174,8 +174,11 @@ def rgbd_frame(rgb: np.ndarray, depth: np.ndarray, camera: CameraModel, rng: np.
 
 def build_cache(out_dir: str | Path, frames: int, seed: int, rgbd: list[tuple[np.ndarray, np.ndarray, CameraModel]]
                 = (), rgbd_variants: int = 8, rig: str = "kitti", indoor_fraction: float = 0.25,
-                random_lidar_pattern: bool = True, radar: bool = False, camera_scale: float = 1.0) -> Iterator[Path]:
-    """Write ``frames`` simulator frames and ``rgbd_variants`` LiDAR variants of each RGB-D frame.
+                random_lidar_pattern: bool = True, radar: bool = False, camera_scale: float = 1.0,
+                kitti_raw: tuple[Path, str] | None = None) -> Iterator[Path]:
+    """Write ``frames`` simulator frames, ``rgbd_variants`` LiDAR variants of each RGB-D frame
+    and, with ``kitti_raw = (drive folder, split)``, the real KITTI raw frames of that split
+    (:func:`~depth_completion_ros.datasets.kitti_raw.cached_frame`).
 
     Existing files are kept, so an interrupted build resumes. Yields each path written.
     """
@@ -193,6 +196,15 @@ def build_cache(out_dir: str | Path, frames: int, seed: int, rgbd: list[tuple[np
             if not path.exists():
                 rng = np.random.default_rng([seed, number, variant])
                 rgbd_frame(rgb, depth, camera, rng).save(path)
+            yield path
+    if kitti_raw is not None:
+        from depth_completion_ros.datasets.kitti_raw import cached_frame, frame_stems
+
+        root, split = kitti_raw
+        for stem in frame_stems(root, split):
+            path = out / f"kitti_raw_{stem}.npz"
+            if not path.exists():
+                cached_frame(root, stem).save(path)
             yield path
 
 

@@ -45,3 +45,22 @@ def test_a_real_validation_frame_at_every_density_projects_into_the_crop(monkeyp
         assert truth.sum() > 5_000 and sparse.sum() > 1_000
         counts[density] = int(sparse.sum())
     assert counts["8-beam"] < counts["16-beam"] < counts["32-beam"] and counts["16-beam"] < counts["half"]
+
+
+@pytest.mark.skipif(find_kitti_raw() is None, reason="KITTI raw snapshot not extracted (see datasets/kitti_raw.py)")
+def test_a_cached_training_frame_validates_as_the_16_beam_protocol(tmp_path):
+    from depth_completion_ros.datasets.kitti_protocol import protocol_frame
+    from depth_completion_ros.datasets.kitti_raw import CALIBRATION, cached_frame
+    from depth_completion_ros.models.train_data import evaluation_input
+    from depth_completion_ros.models.training_cache import CachedFrame
+
+    root, stem = find_kitti_raw(), frame_stems(find_kitti_raw(), "tuning")[0]
+    cached_frame(root, stem).save(tmp_path / "frame.npz")
+    rgb, sparse, truth, _ = evaluation_input(CachedFrame.load(tmp_path / "frame.npz"))
+    expected = protocol_frame(root / "image_02" / "data" / f"{stem}.png", root / "velodyne_points" / "data" /
+                              f"{stem}.bin", CALIBRATION, DENSITIES["16-beam"])
+    np.testing.assert_array_equal(rgb, expected.frame.rgb)
+    # points stored as float32 move a pixel or two by rounding; the depth is stored as float16
+    assert np.mean(np.abs(sparse - expected.frame.sparse) > 1e-3) < 1e-4
+    assert np.mean(np.abs(truth - expected.ground_truth) > 0.05) < 1e-4
+    assert (sparse > 0).sum() > 1000 and (truth > 0).sum() > 5000

@@ -135,3 +135,20 @@ def test_model_may_be_a_mapping_of_network_fields(frame_cache, tmp_path):
     assert read_checkpoint(written["stage1"])["model_config"]["widths"] == [8, 12]
     with pytest.raises(BadInputError, match="preset name or widths"):
         train(TrainConfig.from_dict(config | {"model": {"widths": [8]}}), PRIOR, log=lambda _: None)
+
+
+def test_init_starts_the_completion_network_from_a_checkpoint(frame_cache, tmp_path):
+    first = train(TrainConfig.from_dict(tiny_config(frame_cache, tmp_path / "first")), PRIOR, log=lambda _: None)
+    values = tiny_config(frame_cache, tmp_path / "tuned")
+    values["init"] = str(first["stage2"])
+    values["stages"] = [{"name": "tune", "kind": "completion", "supervision": "sparse", "epochs": 1,
+                         "samples_per_epoch": 2, "lr": 1e-9, "gradient_weight": 0.0}]
+    tuned = train(TrainConfig.from_dict(values), PRIOR, log=lambda _: None)
+    start, _ = load_model(first["stage2"], "completion")
+    after, _ = load_model(tuned["tune"], "completion")
+    for name, value in start.state_dict().items():  # a learning rate of 1e-9 leaves the weights where they started
+        if value.is_floating_point() and "running" not in name:
+            torch.testing.assert_close(after.state_dict()[name], value, atol=1e-5, rtol=1e-4)
+    values["model"] = "small"
+    with pytest.raises(BadInputError, match="expected shape"):
+        train(TrainConfig.from_dict(values), PRIOR, log=lambda _: None)

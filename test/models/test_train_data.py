@@ -110,3 +110,14 @@ def test_lidar_frames_cannot_make_radar_samples(frame_cache):
     frame = CachedFrame.load(cache_files(frame_cache)[0])
     with pytest.raises(ValueError, match="--radar"):
         make_radar_sample(frame, np.random.default_rng(0), (64, 64), DisruptionConfig(), 0.0, 16)
+
+
+def test_point_split_samples_take_points_of_every_ring_as_input(frame_cache):
+    frame = CachedFrame.load(cache_files(frame_cache)[0])
+    sparsity = SparsityConfig(min_input_rings=8, max_drop=0.0, point_split_probability=1.0)
+    sample = make_sample(frame, np.random.default_rng(1), (frame.camera.width, frame.camera.height), "sparse",
+                         NO_DISRUPTION, sparsity, PRIOR)
+    rows_with_input = np.flatnonzero((sample["sparse"] > 0).any(axis=1))
+    rows_with_truth = np.flatnonzero((sample["target"] > 0).any(axis=1))
+    # whole rings are not held out: the input and the supervision share the rows of every ring
+    assert np.intersect1d(rows_with_input, rows_with_truth).size > 0.5 * rows_with_truth.size
