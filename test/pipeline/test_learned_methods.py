@@ -68,6 +68,19 @@ def test_shipped_weights_are_the_default():
     assert np.all(engine.complete(rgb, sparse, CAMERA).depth > 0)
 
 
+def test_kitti_tuned_weights_load_match_their_card_and_run():
+    import json
+
+    weights = SHIPPED_COMPLETION.with_name("completion_small_kitti.pt")
+    card = json.loads(weights.with_suffix(".json").read_text())
+    assert weights.stat().st_size < 20e6 and card["file"] == f"weights/{weights.name}"
+    model, payload = load_model(weights, "completion", expected_config=PRESETS["small"])
+    assert "optimizer" not in payload
+    engine = CompletionEngine("learned", device="cpu", weights=weights)
+    rgb, sparse = frame(2)
+    assert np.all(engine.complete(rgb, sparse, CAMERA).depth > 0)
+
+
 def test_learned_needs_the_image(tiny_weights):
     engine = CompletionEngine("learned", device="cpu", weights=tiny_weights)
     with pytest.raises(BadInputError, match="needs the camera image"):
