@@ -5,7 +5,10 @@ Sets (held-out rings / points as ground truth after the occlusion filter, 1216x3
 - KITTI raw 2011_09_26, the 20 validation frames of ``datasets/kitti_raw.py`` (never trained
   or tuned on; ``--split tuning``: the 10 frames a trainer validates on instead), at every density of :data:`~depth_completion_ros.datasets.kitti_raw.DENSITIES`
   (8-, 16-, 32-beam, half the points);
-- the 3 KITTI object frames of ``../shared/data/kitti_object`` (16-beam protocol).
+- the 3 KITTI object frames of ``../shared/data/kitti_object`` (16-beam protocol);
+- the 2 DGP scenes of ``datasets/dgp_protocol.py`` (another LiDAR without rings, 27 camera
+  images at 968x608; every 2nd / 4th point as input; scored where the ground truth is within
+  80 m, KITTI's range — the sensor reaches ~230 m), validation only.
 
 For each set, density and method (``ip_basic_multiscale``, ``classical``, ``learned`` with
 ``--weights``): RMSE, MAE, iRMSE, iMAE (mm, 1/km; mean over images, KITTI's convention),
@@ -29,6 +32,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from common import device_name  # noqa: E402
 
+from depth_completion_ros.datasets.dgp_protocol import build_dgp_protocol, find_dgp  # noqa: E402
 from depth_completion_ros.datasets.kitti_protocol import build_protocol  # noqa: E402
 from depth_completion_ros.datasets.kitti_raw import DENSITIES, build_raw_protocol, find_kitti_raw  # noqa: E402
 from depth_completion_ros.datasets.ring_protocol import ProtocolFrame  # noqa: E402
@@ -39,11 +43,13 @@ from depth_completion_ros.pipeline.learned import SHIPPED_COMPLETION  # noqa: E4
 
 METHODS = ("ip_basic_multiscale", "classical", "learned")
 METRICS = ("rmse_mm", "mae_mm", "irmse_1km", "imae_1km")
+DGP_RANGE = DepthRange("0-80m", 0.0, 80.0)
 
 
-def score(engine: CompletionEngine, frames: list[ProtocolFrame]) -> dict[str, float]:
+def score(engine: CompletionEngine, frames: list[ProtocolFrame], depth_range: DepthRange = DepthRange("all")
+          ) -> dict[str, float]:
     """Mean per-image KITTI metrics (mm, 1/km) of one method over protocol frames."""
-    accumulator = MetricAccumulator(ranges=[DepthRange("all")])
+    accumulator = MetricAccumulator(ranges=[depth_range])
     for f in frames:
         accumulator.add(engine.complete(f.frame.rgb, f.frame.sparse, f.frame.camera).depth, f.ground_truth)
     summary = accumulator.summaries()[0].to_dict()
@@ -62,6 +68,13 @@ def sets(kitti_raw: Path | None, densities: list[str], split: str = "validation"
     kitti_object = find_shared_data("kitti_object", REPO_ROOT)
     if kitti_object is not None:
         out["KITTI object (3) 16-beam"] = build_protocol(kitti_object)
+    dgp = find_dgp()
+    if dgp is not None:
+        for density in ("quarter", "half"):
+            frames = build_dgp_protocol(dgp, density)
+            out[f"DGP ({len(frames)} images) {density} points, GT <= 80 m"] = frames
+    else:
+        print("DGP scenes not found: set $DCR_DGP (see datasets/dgp_protocol.py); skipped", file=sys.stderr)
     return out
 
 
@@ -87,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"device: {report['device']}; learned weights: {args.weights}")
     print("| set | method | RMSE mm | MAE mm | iRMSE 1/km | iMAE 1/km |\n|---|---|---|---|---|---|")
     for name, set_frames in frames.items():
-        results = {method: score(engine, set_frames) for method, engine in engines.items()}
+        # DGP's LiDAR reaches ~230 m; score it over KITTI's range (its ground truth ends near 80 m)
+        depth_range = DGP_RANGE if name.startswith("DGP") else DepthRange("all")
+        results = {method: score(engine, set_frames, depth_range) for method, engine in engines.items()}
         report["sets"][name] = results
         for method, m in results.items():
             print(f"| {name} | {method} | {m['rmse_mm']:.0f} | {m['mae_mm']:.0f} | {m['irmse_1km']:.2f} | "
