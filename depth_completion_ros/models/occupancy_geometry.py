@@ -161,9 +161,10 @@ class BevGeometryOccNet(nn.Module):
     """The residual over the ``sgbm`` baseline from a 2-D U-Net over the ground plane.
 
     A column's ``height`` voxels x ``in_channels`` features are the channels of one cell
-    (LMSCNet's layout); a 1x1 stem (:class:`ColumnStem`) mixes them, the U-Net runs at 1, 1/2 and 1/4 of the
-    ground-plane resolution, and a 1x1 head returns one logit per height layer. X and Y must be multiples of 4; Z must equal ``height``. The
-    head's last layer is zero-initialized, so a fresh network outputs the baseline.
+    (LMSCNet's layout); a 1x1 stem (:class:`ColumnStem`) mixes them, the U-Net runs at 1,
+    1/2 and 1/4 of the ground-plane resolution, and a 1x1 head returns one logit per height
+    layer. X and Y must be multiples of 4; Z must equal ``height``. The head's last layer is
+    zero-initialized, so a fresh network outputs the baseline.
     """
 
     def __init__(self, config: GeometryNetConfig) -> None:
@@ -174,7 +175,8 @@ class BevGeometryOccNet(nn.Module):
         self.enc2 = nn.Sequential(_block(w1, w2, 2, dims=2), _block(w2, w2, dims=2))
         self.enc3 = nn.Sequential(_block(w2, w3, 2, dims=2), _block(w3, w3, dims=2))
         # 1x1 decoders: the encoders' 3x3 convolutions give the context; 3x3 decoders cost
-        # half the network's time on a CPU for no validation gain
+        # ~40 % of the network's CPU time and validated the same (RADIATE trainable pairs
+        # 0.152 vs 0.157 IoU, simulator 0.393 vs 0.395, same recipe otherwise)
         self.dec2 = _block(w3 + w2, w2, dims=2, kernel=1)
         self.dec1 = _block(w2 + w1, w1, dims=2, kernel=1)
         self.head = nn.Sequential(nn.Conv2d(w1, config.head_width, 1), nn.ReLU(inplace=True),
