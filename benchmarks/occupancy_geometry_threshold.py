@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from depth_completion_ros.datasets.radiate import find_radiate
 from depth_completion_ros.geometry.voxels import OCCUPIED
 from depth_completion_ros.models.checkpoint import save_checkpoint
 from depth_completion_ros.models.occupancy_geometry import (
@@ -89,9 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     sets = {}
     if args.val_cache.is_dir():
         sets["simulator validation"] = sorted(args.val_cache.glob("*.npz"))
-    folder = args.radiate / "data" / "radiate" / "tiny_foggy"
-    if folder.is_dir() or args.radiate.is_dir():
-        training, validation = build_radiate_cache(args.radiate_cache, folder if folder.is_dir() else args.radiate)
+    folder = find_radiate(root=args.radiate)
+    if folder is not None:
+        training, validation = build_radiate_cache(args.radiate_cache, folder)
         # a network that never saw real data is validated on every trainable pair
         trained_on_real = float(payload["train_config"].get("real_fraction", 0.0)) > 0
         sets["RADIATE validation"] = validation if trained_on_real else training + validation

@@ -38,6 +38,18 @@ def kitti_object(shared_data: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def radiate_folder() -> Path:
+    """The RADIATE tiny_foggy sequence folder; the test is skipped, saying how to get it, when absent."""
+    from depth_completion_ros.datasets.radiate import find_radiate
+
+    folder = find_radiate()
+    if folder is None:
+        pytest.skip("RADIATE tiny_foggy is absent: extract data/radiate/tiny_foggy and config/default-calib.yaml "
+                    "of marcelsheeny/radiate_sdk @ b1d5de55 to /work/data/radiate (or set DCR_RADIATE)")
+    return folder
+
+
 @pytest.fixture(scope="session", autouse=True)
 def no_zombie_dds_shared_memory() -> None:
     """Remove Fast DDS shared-memory files of dead processes before the DDS tests: a

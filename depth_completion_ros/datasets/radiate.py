@@ -122,14 +122,17 @@ T_BASE_VELODYNE = np.array([[0.0, 1.0, 0.0, 0.0], [-1.0, 0.0, 0.0, 0.0], [0.0, 0
 _OPTICAL_FROM_RIG = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 
 
-def find_radiate(sequence: str = DEFAULT_SEQUENCE) -> Path | None:
+def find_radiate(sequence: str = DEFAULT_SEQUENCE, root: str | Path | None = None) -> Path | None:
     """The sequence folder of an extracted RADIATE snapshot, or None when absent.
 
-    Looks in ``$DCR_RADIATE`` (a snapshot root or the sequence folder itself), then in
-    ``/work/data/radiate`` (``ROOT/data/radiate/<sequence>``).
+    Looks in ``root`` when given, else in ``$DCR_RADIATE``, then in ``/work/data/radiate``;
+    each may be a snapshot root (``ROOT/data/radiate/<sequence>``) or the sequence folder itself.
     """
-    roots = [Path(os.environ[RADIATE_ENV])] if os.environ.get(RADIATE_ENV) else []
-    roots.append(DEFAULT_ROOT)
+    if root is not None:
+        roots = [Path(root)]
+    else:
+        roots = [Path(os.environ[RADIATE_ENV])] if os.environ.get(RADIATE_ENV) else []
+        roots.append(DEFAULT_ROOT)
     for root in roots:
         for candidate in (root, root / "data" / "radiate" / sequence):
             if (candidate / "zed_left").is_dir() and (candidate / "velo_lidar").is_dir():

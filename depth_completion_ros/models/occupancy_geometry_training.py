@@ -390,8 +390,8 @@ def real_training_files(config: GeometryTrainConfig) -> tuple[list[Path], list[P
         return [], []
     from depth_completion_ros.datasets.radiate import find_radiate
 
-    folder = find_radiate() if config.radiate == "auto" else Path(config.radiate)
-    if folder is None or not Path(folder).is_dir():
+    folder = find_radiate(root=None if config.radiate == "auto" else config.radiate)
+    if folder is None:
         raise BadInputError("radiate", f"no RADIATE sequence at '{config.radiate}'; see datasets/radiate.py for the "
                             "snapshot to fetch, or set radiate: '' to train on the simulator only")
     cache = config.radiate_cache or str(Path(config.cache).with_name("radiate"))

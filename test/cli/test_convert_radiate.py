@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from depth_completion_ros.cli.main import main
-from depth_completion_ros.datasets.radiate import ZED_GRID, RadiateSequence, find_radiate
+from depth_completion_ros.datasets.radiate import ZED_GRID, RadiateSequence
 from depth_completion_ros.datasets.semantic_kitti import SSCMetrics
 from depth_completion_ros.eval.occupancy import predicted_labels
 from depth_completion_ros.eval.radiate import occupancy_target, stereo_frame
@@ -22,12 +22,8 @@ PAIRS = 2
 
 
 @pytest.fixture(scope="module")
-def folder():
-    found = find_radiate()
-    if found is None:
-        pytest.skip("RADIATE tiny_foggy is absent: extract data/radiate/tiny_foggy and config/default-calib.yaml "
-                    "of marcelsheeny/radiate_sdk @ b1d5de55 to /work/data/radiate (or set DCR_RADIATE)")
-    return found
+def folder(radiate_folder):
+    return radiate_folder
 
 
 def test_converted_held_out_pairs_are_scored_by_dcr_eval_as_by_the_benchmark(folder, tmp_path, capsys):

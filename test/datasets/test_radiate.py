@@ -11,7 +11,6 @@ from depth_completion_ros.datasets.radiate import (
     T_BASE_VELODYNE,
     RadiateSequence,
     Trajectory,
-    find_radiate,
     read_calibration,
     read_timestamps,
     sensor_to_camera,
@@ -21,16 +20,9 @@ from depth_completion_ros.datasets.radiate import (
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.geometry.transforms import make_transform, transform_points
 
-MISSING = ("RADIATE tiny_foggy is absent: extract data/radiate/tiny_foggy and config/default-calib.yaml of "
-           "marcelsheeny/radiate_sdk @ b1d5de55 to /work/data/radiate (or set DCR_RADIATE)")
-
-
 @pytest.fixture(scope="module")
-def seq():
-    folder = find_radiate()
-    if folder is None:
-        pytest.skip(MISSING)
-    return RadiateSequence(folder)
+def seq(radiate_folder):
+    return RadiateSequence(radiate_folder)
 
 
 def test_stamp_fractions_are_nanosecond_counts(tmp_path):
@@ -125,3 +117,14 @@ def test_lidar_odometry_drives_at_the_gps_speed(seq):
     assert 8.0 < np.median(speed) < 12.6 and speed.min() > 5.0 and speed.max() < 14.0
     # sweeps lie in the car's frame: forward is velodyne +y
     assert np.all(positions[-1, 1] > 30.0)
+
+
+def test_find_radiate_takes_a_snapshot_root_or_the_sequence_folder(tmp_path):
+    from depth_completion_ros.datasets.radiate import find_radiate
+
+    sequence = tmp_path / "data" / "radiate" / "tiny_foggy"
+    for sensor in ("zed_left", "velo_lidar"):
+        (sequence / sensor).mkdir(parents=True)
+    assert find_radiate(root=tmp_path) == sequence.resolve()
+    assert find_radiate(root=sequence) == sequence.resolve()
+    assert find_radiate(root=tmp_path / "data") is None

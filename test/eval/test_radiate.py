@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from depth_completion_ros.datasets.radiate import ZED_GRID, RadiateSequence, find_radiate
+from depth_completion_ros.datasets.radiate import ZED_GRID, RadiateSequence
 from depth_completion_ros.eval.radiate import TARGET_LABEL, occupancy_target, stereo_frame
 from depth_completion_ros.geometry.voxels import OCCUPIED
 from depth_completion_ros.pipeline.occupancy_methods import create_occupancy_method
@@ -12,12 +12,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def seq():
-    folder = find_radiate()
-    if folder is None:
-        pytest.skip("RADIATE tiny_foggy is absent: extract data/radiate/tiny_foggy and config/default-calib.yaml "
-                    "of marcelsheeny/radiate_sdk @ b1d5de55 to /work/data/radiate (or set DCR_RADIATE)")
-    return RadiateSequence(folder)
+def seq(radiate_folder):
+    return RadiateSequence(radiate_folder)
 
 
 def test_target_accumulates_sweeps_and_is_scored_in_the_frustum_only(seq):
