@@ -106,15 +106,19 @@ def run(args: argparse.Namespace) -> int:
                         result.merge(evaluation.evaluate_offline(bag, options, pictures))
                 except Exception as error:  # one broken recording must not lose the others' report
                     result.add_problem(f"{bag}: evaluation failed: {error!r}")
+                if result.interrupted:  # offline evaluation stopped part-way and returned what it scored
+                    raise KeyboardInterrupt
                 done += 1
         except BaseException as error:
             if not is_interruption(error):
                 raise
-            # Ctrl-C: the bags finished so far still get their report, marked as partial
-            result.add_problem(f"interrupted after {done} of {len(args.bags)} bag(s): the report covers those only")
+            # Ctrl-C: the bags finished so far (and the scored part of the one in hand) still get their report
+            extent = f"interrupted after {done} of {len(args.bags)} bag(s)"
+            if result.interrupted:
+                extent += f" and {result.interrupted}"
+            result.add_problem(f"{extent}: the report covers those only")
             write_report(result, args.out)
-            print(f"dcr eval: interrupted after {done} of {len(args.bags)} bag(s); partial report in {args.out}",
-                  file=sys.stderr)
+            print(f"dcr eval: {extent}; partial report in {args.out}", file=sys.stderr)
             return EXIT_INTERRUPTED
     report = write_report(result, args.out)
     print(summary_table(result))
@@ -123,8 +127,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"report: {report}")
     if not any(m.records for m in result.methods.values()) and not result.occupancy:
         drops = ", ".join(f"{k} {v}" for k, v in sorted(result.drops.items())) or "none"
+        why = "the problems above say why" if result.problems else \
+            "check --lidar-topic, --image-topic and --camera-info-topic against the bag's topics"
         print(f"dcr eval: nothing was scored ({result.sweeps} LiDAR sweeps in {len(args.bags)} bag(s); drops: {drops}): "
-              f"check --lidar-topic, --image-topic and --camera-info-topic against the bag's topics", file=sys.stderr)
+              f"{why}", file=sys.stderr)
         return 2
     return 1 if result.problems else 0
 

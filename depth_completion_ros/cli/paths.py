@@ -47,3 +47,13 @@ def output_file(text: str) -> Path:
         raise argparse.ArgumentTypeError(f"'{path}' is not writable")
     _check_creatable(path.parent)
     return path
+
+
+def new_bag(text: str) -> Path:
+    """A bag to create: the path must not exist yet (bags are never overwritten)."""
+    path = Path(text)
+    if path.exists():
+        raise argparse.ArgumentTypeError(f"'{path}' already exists; a new bag needs a new path (remove it or "
+                                         "choose another)")
+    _check_creatable(path.parent)
+    return path

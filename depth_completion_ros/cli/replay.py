@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 from depth_completion_ros.cli.exits import EXIT_INTERRUPTED, EXIT_PARTIAL, EXIT_USAGE
+from depth_completion_ros.cli.paths import new_bag
 from depth_completion_ros.errors import BadInputError
 
 
@@ -20,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate", type=float, default=1.0, help="speed factor; 0 = as fast as possible (default: 1)")
     parser.add_argument("--loop", action="store_true", help="start again at the end (Ctrl-C stops)")
     parser.add_argument("--topics", nargs="+", default=None, help="topics to publish (default: all)")
-    parser.add_argument("--record", type=Path, default=None, metavar="OUT",
+    parser.add_argument("--record", type=new_bag, default=None, metavar="OUT",
                         help="record topics into this new MCAP bag while replaying")
     parser.add_argument("--record-topics", nargs="+", default=["/depth:sensor_msgs/msg/Image"],
                         metavar="TOPIC:TYPE", help="what --record records (default: %(default)s)")

@@ -160,9 +160,15 @@ def run(args: argparse.Namespace) -> int:
     except (BadInputError, FileNotFoundError) as error:
         print(f"dcr train: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as error:
         # the trainers write their checkpoints atomically at every epoch: what was finished is there
-        kept = "cache frames written so far are kept" if args.train_command == "cache" else \
-            "the checkpoints of the finished epochs are kept; continue with --resume"
-        print(f"dcr train {args.train_command}: interrupted; {kept}", file=sys.stderr)
+        if args.train_command == "cache":
+            kept = "; the cache frames written so far are kept"
+        else:
+            kept = "; the checkpoints of the finished epochs are kept: continue with --resume"
+        saved = getattr(error, "saved", None)  # models.checkpoint.TrainingInterrupted (not imported: torch)
+        if saved is not None:
+            kept = (f" in {error.where}; the weights of that moment are in {saved} (a usable checkpoint, marked "
+                    f"interrupted){kept} (that epoch starts again)")
+        print(f"dcr train {args.train_command}: interrupted{kept}", file=sys.stderr)
         return EXIT_INTERRUPTED

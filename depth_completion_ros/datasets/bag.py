@@ -22,6 +22,8 @@ from rosbags.typesys import Stores, get_typestore
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.geometry.transforms import TransformTree, transform_from_xyz_quat
 
+MCAP_MAGIC = b"\x89MCAP0\r\n"  # the first 8 bytes of every MCAP file (MCAP specification)
+
 TF_STATIC_TOPIC = "/tf_static"
 _NS = 1_000_000_000
 
@@ -80,11 +82,15 @@ class _CutOffMcapSource:
 
     def __init__(self, path: Path, typestore) -> None:
         self.path, self._typestore = path, typestore
+        with open(path, "rb") as handle:
+            if handle.read(len(MCAP_MAGIC)) != MCAP_MAGIC:
+                raise BadInputError(str(path), "not an MCAP file (no MCAP magic at its start)")
         self.topics: dict[str, tuple[str, int]] = {}
         for topic, msgtype, _, _ in self.records(None):
             self.topics[topic] = (msgtype, self.topics.get(topic, (msgtype, 0))[1] + 1)
         if not self.topics:
-            raise BadInputError(str(path), "no complete message before the damage")
+            raise BadInputError(str(path), "an MCAP file cut off before its first complete message (the recording "
+                                           "stopped at its start): nothing to read")
 
     def records(self, wanted: set[str] | None) -> Iterator[tuple[str, str, int, bytes]]:
         schemas, channels = {}, {}
@@ -140,7 +146,9 @@ class Bag:
                 raise BadInputError(str(self.path), f"cannot open the bag (corrupt or not a bag?): {error}") from None
             try:
                 self._source = _CutOffMcapSource(mcap, self.typestore)
-            except (BadInputError, McapError, OSError):
+            except BadInputError as cut:
+                raise BadInputError(str(self.path), f"cannot open the bag: {cut.problem}") from None
+            except (McapError, OSError):
                 raise BadInputError(str(self.path), f"cannot open the bag (corrupt or not a bag?): {error}") from None
 
     def __enter__(self) -> Bag:

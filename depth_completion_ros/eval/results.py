@@ -63,6 +63,8 @@ class EvaluationResult:
             reason, from its diagnostics at the end of its runs (``too_old``,
             ``skipped_busy``, ``bad_input.<kind>``, ...; ``unused`` partner messages are
             expected, not lost sweeps), nonzero only.
+        interrupted: set when Ctrl-C stopped a bag part-way: what the result covers of it
+            (the frames scored before the interruption are kept).
     """
 
     mode: str
@@ -76,6 +78,7 @@ class EvaluationResult:
     occupancy: dict[str, SSCMetrics] = field(default_factory=dict)
     occupancy_ms: dict[str, list[float]] = field(default_factory=dict)
     node_drops: dict[str, dict[str, int]] = field(default_factory=dict)
+    interrupted: str | None = None
 
     def score_occupancy(self, method: str, predicted: np.ndarray, target: np.ndarray, invalid: np.ndarray,
                         elapsed_ms: float) -> None:
@@ -133,6 +136,7 @@ class EvaluationResult:
         for name, path in other.pictures.items():
             self.pictures.setdefault(name, path)
         self.sweeps += other.sweeps
+        self.interrupted = other.interrupted or self.interrupted
         for name, metrics in other.occupancy.items():
             mine = self.occupancy.setdefault(name, SSCMetrics())
             mine.completion += metrics.completion

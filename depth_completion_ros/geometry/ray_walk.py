@@ -11,8 +11,13 @@ are compiled too: as numpy passes over the 2.1 M-voxel grid they cost more than 
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit, prange
+
+# numba tries TBB first and warns on every run when the installed TBB is too old for it
+# (pip's tbb 2021.5 here); OpenMP and its own work queue are as fast for these kernels.
+numba.config.THREADING_LAYER_PRIORITY = ["omp", "workqueue", "tbb"]
 
 
 @njit(parallel=True, cache=True, nogil=True)

@@ -13,6 +13,7 @@ match the model the config declares, and a mismatch names the expected and found
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import torch
 from torch import nn
 
 from depth_completion_ros.errors import BadInputError
+from depth_completion_ros.files import is_lfs_pointer, unreadable_reason
 from depth_completion_ros.models.completion_net import CompletionNet, CompletionNetConfig
 from depth_completion_ros.models.teacher import TeacherNet
 
@@ -66,12 +68,51 @@ def save_checkpoint(path: str | Path, kind: str, model: nn.Module, train_config:
     return path
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a training epoch, raised after the weights of that moment were saved.
+
+    Attributes:
+        saved: the checkpoint of the interrupted epoch (:func:`interrupted_checkpoint`).
+        where: "epoch E after S of N step(s)".
+    """
+
+    def __init__(self, saved: Path, where: str) -> None:
+        super().__init__(where)
+        self.saved, self.where = saved, where
+
+
+def interrupted_checkpoint(path: str | Path, kind: str, model: nn.Module, train_config: Mapping, metrics: Mapping,
+                           epoch: int, steps_done: int, steps_per_epoch: int) -> TrainingInterrupted:
+    """Save ``model`` as it is part-way through ``epoch`` (0-based) beside the epoch
+    checkpoint ``path`` (``NAME.interrupted.pt``) and return the exception that says so.
+
+    The file is a complete model checkpoint (``--weights`` takes it); its progress is
+    marked ``interrupted``. Resuming still starts from ``path``, the last finished epoch:
+    the data order of a half-done epoch is not replayed.
+    """
+    path = Path(path)
+    saved = path.with_name(f"{path.stem}.interrupted{path.suffix}")
+    save_checkpoint(saved, kind, model, train_config, metrics,
+                    {"epoch": epoch, "steps_done": steps_done, "steps_per_epoch": steps_per_epoch,
+                     "interrupted": True})
+    return TrainingInterrupted(saved, f"epoch {epoch + 1} after {steps_done} of {steps_per_epoch} step(s)")
+
+
 def read_checkpoint(path: str | Path) -> dict:
     """Load a checkpoint dict with ``weights_only=True``; a corrupt file is a :class:`BadInputError`."""
+    path = Path(path)
+    if not path.is_file() or is_lfs_pointer(path) or path.stat().st_size == 0:
+        raise BadInputError(str(path), unreadable_reason(path, "a checkpoint"))
     try:
-        payload = torch.load(Path(path), map_location="cpu", weights_only=True)
+        payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # unpickling raises many types for a corrupt or foreign file
-        raise BadInputError(str(path), f"not a readable checkpoint: {type(error).__name__}: {error}") from error
+        if isinstance(error, pickle.UnpicklingError) and "Weights only load failed" in str(error):
+            raise BadInputError(str(path), "not a readable checkpoint: it holds Python objects other than tensors "
+                                           "and plain values, which a weights-only load refuses (unpickling them "
+                                           "could run code); use a file written by 'dcr train' or 'dcr export'") \
+                from error
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        raise BadInputError(str(path), f"not a readable checkpoint: {type(error).__name__}: {first_line}") from error
     missing = {"kind", "model_config", "state_dict"} - set(payload) if isinstance(payload, dict) else {"a dict"}
     if missing:
         raise BadInputError(str(path), f"not a depth_completion_ros checkpoint: missing {sorted(missing)}")

@@ -12,8 +12,8 @@ convention of a LiDAR-voxelized real target); loss mask: voxels the simulator ob
 lie in the left camera's view.
 
 Training (:func:`train_geometry`) reuses the completion trainer's pieces
-(:mod:`.train`: ``setup_distributed`` / ``LOCAL_RANK``, the warm-up + cosine ``_lr_factor``,
-``optimizer_step`` with its EMA update; :mod:`.checkpoint`: atomic ``save_checkpoint`` in the
+(:mod:`.train`: ``setup_distributed`` / ``LOCAL_RANK``, ``epoch_batches`` (warm-up + cosine
+learning rate, batches on the device), ``optimizer_step`` with its EMA update; :mod:`.checkpoint`: atomic ``save_checkpoint`` in the
 ``torch.load(weights_only=True)`` format, ``read_checkpoint``): AdamW, fp16 autocast and
 gradient scaling on CUDA, gradient clipping at 5, EMA weights validated and shipped, the raw
 weights and optimizer kept for ``resume``. Loss: BCE on the masked voxels of random crops.
@@ -409,8 +409,8 @@ def epoch_order(simulated: int, real: int, samples: int, real_samples: int, rng:
 def train_geometry(config: GeometryTrainConfig, device: str = "cpu", resume: bool = False,
                    log: Callable[[str], None] = print) -> Path:
     """Train (building the caches first when needed); returns the checkpoint path ``<out>/occupancy_geometry.pt``."""
-    from depth_completion_ros.models.checkpoint import read_checkpoint, save_checkpoint
-    from depth_completion_ros.models.train import _lr_factor, optimizer_step, setup_distributed
+    from depth_completion_ros.models.checkpoint import interrupted_checkpoint, read_checkpoint, save_checkpoint
+    from depth_completion_ros.models.train import epoch_batches, optimizer_step, setup_distributed
 
     env = setup_distributed(device)
     torch.set_num_threads(config.threads)
@@ -463,18 +463,21 @@ def train_geometry(config: GeometryTrainConfig, device: str = "cpu", resume: boo
                                              drop_last=True)
         trained.train()
         losses, started = [], time.monotonic()
-        for step, batch in enumerate(loader):
-            for group in optimizer.param_groups:
-                group["lr"] = config.lr * _lr_factor(epoch * steps_per_epoch + step, total)
-            batch = {k: v.to(env.device, non_blocking=True) for k, v in batch.items()}
-            with torch.autocast("cuda", dtype=torch.float16, enabled=use_cuda):
-                logits = trained(batch["features"])
-            loss = masked_bce(logits, batch["target"], batch["mask"], config.pos_weight)
-            optimizer_step(loss, optimizer, scaler, trained, model, average, config.ema_decay)
-            losses.append(float(loss.detach()))
-            if env.is_main and step % 25 == 0:
-                log(f"epoch {epoch + 1} step {step}/{steps_per_epoch} loss {np.mean(losses[-25:]):.4f} "
-                    f"({time.monotonic() - started:.0f} s)")
+        try:
+            for step, batch in epoch_batches(loader, optimizer, config.lr, epoch * steps_per_epoch, total, env.device):
+                with torch.autocast("cuda", dtype=torch.float16, enabled=use_cuda):
+                    logits = trained(batch["features"])
+                loss = masked_bce(logits, batch["target"], batch["mask"], config.pos_weight)
+                optimizer_step(loss, optimizer, scaler, trained, model, average, config.ema_decay)
+                losses.append(float(loss.detach()))
+                if env.is_main and step % 25 == 0:
+                    log(f"epoch {epoch + 1} step {step}/{steps_per_epoch} loss {np.mean(losses[-25:]):.4f} "
+                        f"({time.monotonic() - started:.0f} s)")
+        except KeyboardInterrupt:
+            if not env.is_main:
+                raise
+            raise interrupted_checkpoint(path, KIND, average if average is not None else model, config.to_dict(),
+                                         metrics, epoch, len(losses), steps_per_epoch) from None
         if env.is_main:
             shipped = average if average is not None else model
             metrics = {"train_loss": float(np.mean(losses)) if losses else math.nan,

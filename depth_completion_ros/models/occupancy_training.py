@@ -8,8 +8,8 @@ The YAML config has four sections (see ``config/train/occupancy_cpu.yaml``):
 - ``trainer``: :class:`OccDepthTrainConfig` fields; ``loss``: :class:`~.occupancy.LossWeights`.
 
 The loop is the completion trainer's (:mod:`.train`: ``setup_distributed`` / ``LOCAL_RANK``
-(each DDP rank on its own GPU), the warm-up + cosine ``_lr_factor``, ``optimizer_step``
-with AMP on CUDA, clipping and the EMA; :mod:`.checkpoint`'s atomic ``weights_only``
+(each DDP rank on its own GPU), ``epoch_batches`` (warm-up + cosine learning rate, batches
+on the device), ``optimizer_step`` with AMP on CUDA, clipping and the EMA; :mod:`.checkpoint`'s atomic ``weights_only``
 format, kind ``occdepth``). ``out_dir/occdepth_last.pt`` (with the optimizer and raw
 weights, for ``--resume``) is written every epoch, ``out_dir/occdepth.pt`` (the shipped
 file: EMA weights alone) at the best validation IoU.
@@ -149,8 +149,8 @@ def fit_occdepth(model_config: OccDepthConfig, train_set: Dataset, val_set: Data
                  resume: bool = False, log: Callable[[str], None] = print) -> dict:
     """Train an :class:`OccDepthNet` of ``model_config``; returns the history (per-epoch
     losses and validation metrics). See the module docstring for the files written."""
-    from depth_completion_ros.models.checkpoint import read_checkpoint, save_checkpoint
-    from depth_completion_ros.models.train import _lr_factor, optimizer_step, setup_distributed
+    from depth_completion_ros.models.checkpoint import interrupted_checkpoint, read_checkpoint, save_checkpoint
+    from depth_completion_ros.models.train import epoch_batches, optimizer_step, setup_distributed
 
     env = setup_distributed(settings.device)
     torch.set_num_threads(settings.num_threads)
@@ -188,19 +188,25 @@ def fit_occdepth(model_config: OccDepthConfig, train_set: Dataset, val_set: Data
         trained.train()
         sums: dict[str, float] = {}
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{settings.epochs}", disable=not (settings.progress and env.is_main))
-        for step, batch in enumerate(bar):
-            for group in optimizer.param_groups:
-                group["lr"] = settings.learning_rate * _lr_factor(epoch * len(loader) + step, total)
-            batch = {k: v.to(env.device, non_blocking=True) for k, v in batch.items()}
-            with torch.autocast("cuda", dtype=torch.float16, enabled=use_cuda):
-                loss, terms = batch_loss(trained, batch, model_config, class_weights, loss_weights)
-            optimizer_step(loss, optimizer, scaler, trained, model, average, settings.ema_decay)
-            for key, value in {"loss": float(loss.detach()), **terms}.items():
-                sums[key] = sums.get(key, 0.0) + value
-            bar.set_postfix(loss=f"{sums['loss'] / (step + 1):.4f}")
-            if env.is_main and not settings.progress and (step + 1) % settings.log_every == 0:
-                log(f"epoch {epoch + 1} step {step + 1}/{len(loader)} loss {sums['loss'] / (step + 1):.4f} "
-                    f"({time.monotonic() - started:.0f} s)")
+        steps_done = 0
+        try:
+            for step, batch in epoch_batches(bar, optimizer, settings.learning_rate, epoch * len(loader), total,
+                                             env.device):
+                with torch.autocast("cuda", dtype=torch.float16, enabled=use_cuda):
+                    loss, terms = batch_loss(trained, batch, model_config, class_weights, loss_weights)
+                optimizer_step(loss, optimizer, scaler, trained, model, average, settings.ema_decay)
+                steps_done = step + 1
+                for key, value in {"loss": float(loss.detach()), **terms}.items():
+                    sums[key] = sums.get(key, 0.0) + value
+                bar.set_postfix(loss=f"{sums['loss'] / (step + 1):.4f}")
+                if env.is_main and not settings.progress and (step + 1) % settings.log_every == 0:
+                    log(f"epoch {epoch + 1} step {step + 1}/{len(loader)} loss {sums['loss'] / (step + 1):.4f} "
+                        f"({time.monotonic() - started:.0f} s)")
+        except KeyboardInterrupt:
+            if not env.is_main:
+                raise
+            raise interrupted_checkpoint(last_path, KIND, average if average is not None else model, asdict(settings),
+                                         {"best_iou": best}, epoch, steps_done, len(loader)) from None
         if env.is_main:
             shipped = average if average is not None else model
             steps = max(1, len(loader))

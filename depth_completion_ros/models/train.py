@@ -34,7 +34,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,7 +52,12 @@ from depth_completion_ros.config_files import check_mapping, load_yaml
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.eval.metrics import DepthRange, image_metrics
 from depth_completion_ros.models.augment import DisruptionConfig
-from depth_completion_ros.models.checkpoint import load_model, read_checkpoint, save_checkpoint
+from depth_completion_ros.models.checkpoint import (
+    interrupted_checkpoint,
+    load_model,
+    read_checkpoint,
+    save_checkpoint,
+)
 from depth_completion_ros.models.completion_net import PRESETS, CompletionNet, CompletionNetConfig, depth_scale
 from depth_completion_ros.models.inference import TorchRunner
 from depth_completion_ros.models.losses import (
@@ -371,6 +376,17 @@ def optimizer_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler,
         update_ema(average, model, ema_decay)
 
 
+def epoch_batches(loader: Iterable[dict[str, torch.Tensor]], optimizer: torch.optim.Optimizer, base_lr: float,
+                  first_step: int, total_steps: int, device: str) -> Iterator[tuple[int, dict[str, torch.Tensor]]]:
+    """``(step in the epoch, batch on device)`` for each batch of ``loader``, after setting the
+    optimizer's learning rate for the run's step ``first_step + step`` of ``total_steps``
+    (warm-up then cosine, :func:`_lr_factor`)."""
+    for step, batch in enumerate(loader):
+        for group in optimizer.param_groups:
+            group["lr"] = base_lr * _lr_factor(first_step + step, total_steps)
+        yield step, {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
 def run_stage(stage: StageConfig, model: nn.Module, config: TrainConfig, files: list[Path],
               val_frames: list[CachedFrame], prior_fill: PriorFill, env: Distributed,
               teacher: NetworkTeacher | None, resume: bool, log: Callable[[str], None]) -> dict[str, float]:
@@ -415,15 +431,19 @@ def run_stage(stage: StageConfig, model: nn.Module, config: TrainConfig, files: 
         losses, started = [], time.monotonic()
         progress = tqdm(loader, desc=f"{stage.name} {epoch + 1}/{stage.epochs}", disable=not env.is_main,
                         mininterval=10.0)
-        for step, batch in enumerate(progress):
-            for group in optimizer.param_groups:
-                group["lr"] = stage.lr * _lr_factor(epoch * steps_per_epoch + step, total_steps)
-            batch = {k: v.to(env.device, non_blocking=True) for k, v in batch.items()}
-            with torch.autocast("cuda", dtype=torch.float16, enabled=use_cuda):
-                loss = _stage_loss(stage, trained, batch, teacher, config.max_depth)
-            optimizer_step(loss, optimizer, scaler, trained, model, average, stage.ema_decay)
-            losses.append(float(loss.detach()))
-            progress.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
+        try:
+            for _, batch in epoch_batches(progress, optimizer, stage.lr, epoch * steps_per_epoch, total_steps,
+                                          env.device):
+                with torch.autocast("cuda", dtype=torch.float16, enabled=use_cuda):
+                    loss = _stage_loss(stage, trained, batch, teacher, config.max_depth)
+                optimizer_step(loss, optimizer, scaler, trained, model, average, stage.ema_decay)
+                losses.append(float(loss.detach()))
+                progress.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
+        except KeyboardInterrupt:
+            if not env.is_main:
+                raise
+            raise interrupted_checkpoint(path, stage.kind, average if average is not None else model,
+                                         config.to_dict(), metrics, epoch, len(losses), steps_per_epoch) from None
         if env.is_main:
             shipped = average if average is not None else model
             metrics = {"train_loss": float(np.mean(losses)) if losses else math.nan,

@@ -114,11 +114,24 @@ class EvalOptions:
         return int(self.param("occlusion_window", 0)) or None
 
 
+EVALUATED_NODES = ("depth_completion", "stereo_occupancy")  # the nodes whose parameters an evaluation reads
+
+
 def load_node_params(config: Path | None, node: str = "depth_completion") -> dict:
-    """A node's ``ros__parameters`` from a parameters file, flattened to dotted names."""
+    """A node's ``ros__parameters`` from a parameters file, flattened to dotted names.
+
+    Raises:
+        BadInputError: the file is not a parameters file of an evaluated node (it has neither
+            a ``depth_completion`` nor a ``stereo_occupancy`` section, so nothing in it would apply).
+    """
     if config is None:
         return {}
-    params = ros_parameters(load_yaml(config, "ROS 2 parameters file"), config, node)
+    document = load_yaml(config, "ROS 2 parameters file")
+    if not any(name in document or f"/{name}" in document for name in EVALUATED_NODES):
+        raise BadInputError(str(config), f"has no {' or '.join(EVALUATED_NODES)} section, so none of it would apply; "
+                                         "a parameters file reads 'depth_completion: ros__parameters: {...}' "
+                                         "(see config/depth_completion.yaml)")
+    params = ros_parameters(document, config, node)
     flat = {}
 
     def walk(prefix: str, value) -> None:
@@ -347,15 +360,21 @@ def evaluate_offline(bag_path: str | Path, options: EvalOptions, pictures_dir: P
                         options.topic_types)
             run = _OfflineRun(bag, options, result, pictures_dir)
             topics = [*options.input_topics, *([options.gt_depth] if options.gt_depth else []), *options.occupancy_topics]
-            progress = tqdm(total=bag.topics[options.lidar][1], desc=f"{bag.path.name} (offline)", unit="sweep",
+            sweeps_total = bag.topics[options.lidar][1]
+            progress = tqdm(total=sweeps_total, desc=f"{bag.path.name} (offline)", unit="sweep",
                             leave=False, disable=None)
+            sweeps_read = 0
             try:
                 for message in bag.messages(topics):
+                    sweeps_read += message.topic == options.lidar
                     progress.update(message.topic == options.lidar)
                     run.feed(message.topic, message.stamp_ns, message.msg)
                     run.flush(message.log_time_ns)
                     if options.max_frames is not None and run.frames >= options.max_frames:
                         break
+            except KeyboardInterrupt:
+                # Ctrl-C: the sets already matched are still scored below, then the caller stops
+                result.interrupted = f"{bag.path.name} after {sweeps_read} of {sweeps_total} LiDAR sweep(s)"
             finally:
                 progress.close()
                 run.pending.extend(run.sync.drain())

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -152,3 +154,29 @@ def test_init_starts_the_completion_network_from_a_checkpoint(frame_cache, tmp_p
     values["model"] = "small"
     with pytest.raises(BadInputError, match="expected shape"):
         train(TrainConfig.from_dict(values), PRIOR, log=lambda _: None)
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_the_epoch_in_hand_and_exits_130(frame_cache, tmp_path):
+    config = tiny_config(frame_cache, tmp_path / "run")
+    config["stages"][0]["samples_per_epoch"] = 200_000  # an epoch far longer than the test
+    (tmp_path / "train.yaml").write_text(yaml.safe_dump(config))
+    log = tmp_path / "stdout.txt"
+    with open(log, "w") as stdout:
+        process = subprocess.Popen([sys.executable, "-m", "depth_completion_ros.cli.main", "train", "completion",
+                                    "--config", str(tmp_path / "train.yaml"), "--device", "cpu"],
+                                   stdout=stdout, stderr=subprocess.PIPE, text=True,
+                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        deadline = time.monotonic() + 120
+        while "training on" not in log.read_text() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(3.0)  # inside the teacher's first epoch
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=120)
+    saved = tmp_path / "run" / "teacher.interrupted.pt"
+    assert process.returncode == 130, err
+    assert "interrupted in epoch 1 after " in err and str(saved) in err and "Traceback" not in err
+    progress = read_checkpoint(saved)["progress"]
+    assert progress["interrupted"] and 0 < progress["steps_done"] < progress["steps_per_epoch"] == 100_000
+    load_model(saved, "teacher")  # a usable checkpoint
+    assert not (tmp_path / "run" / "teacher.pt").exists()  # no epoch finished: nothing to resume from
