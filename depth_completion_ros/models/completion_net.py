@@ -58,6 +58,10 @@ class CompletionNetConfig:
             image standardized by its own mean and standard deviation, so exposure and
             contrast carry no information: a bright real room must not look like the
             simulator's sky).
+        radar_road: (camera height m, downward pitch deg) of the rig whose flat road cut the
+            radar prior in training (:func:`~.radar_input.road_cut`); None = the column
+            prior alone. The ``radar`` method's ``camera_height`` / ``pitch_deg`` replace it
+            for another rig.
     """
 
     widths: tuple[int, ...] = (16, 32, 48, 64)
@@ -66,6 +70,7 @@ class CompletionNetConfig:
     radar_points: int = 0
     mask_classes: int = 0
     rgb_norm: str = "fixed"
+    radar_road: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.rgb_norm not in RGB_NORMS:
@@ -84,7 +89,9 @@ class CompletionNetConfig:
         return cls(widths=tuple(int(w) for w in data["widths"]), blocks=int(data["blocks"]),
                    decoder_width=int(data["decoder_width"]),
                    radar_points=int(data.get("radar_points", 0)), mask_classes=int(data.get("mask_classes", 0)),
-                   rgb_norm=str(data.get("rgb_norm", "fixed")))
+                   rgb_norm=str(data.get("rgb_norm", "fixed")),
+                   radar_road=None if data.get("radar_road") is None else
+                   (float(data["radar_road"][0]), float(data["radar_road"][1])))
 
 
 PRESETS: dict[str, CompletionNetConfig] = {

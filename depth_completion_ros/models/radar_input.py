@@ -164,19 +164,56 @@ class RadarInputs:
     scale: float
 
 
+def ground_depth(camera: CameraModel, height_m: float, pitch_deg: float = 0.0) -> np.ndarray:
+    """(H,) float32 depth (optical-axis z, metres) at which each image row's ray meets a flat
+    road ``height_m`` below the camera; ``inf`` for rows at or above the horizon.
+
+    Args:
+        camera: the image's pinhole model (rows through ``cy`` / ``fy``; roll is ignored).
+        height_m: camera height above the road.
+        pitch_deg: downward pitch of the optical axis (positive = looking down).
+    """
+    cam = camera.image_model()
+    pitch = np.deg2rad(pitch_deg)
+    ray_y = (np.arange(cam.height, dtype=np.float64) - cam.cy) / cam.fy  # per unit z, y down
+    drop = ray_y * np.cos(pitch) + np.sin(pitch)  # the ray's fall per unit of its z, level frame
+    depth = np.full(cam.height, np.inf)
+    depth[drop > 1e-6] = height_m / drop[drop > 1e-6]
+    return depth.astype(np.float32)
+
+
+def road_cut(columns: np.ndarray, road: np.ndarray) -> np.ndarray:
+    """(H, W) float32: radar column depths cut where the flat road is nearer; without any
+    radar column, the road below the horizon and 0 above it.
+
+    Args:
+        columns: (H, W) float32 :func:`column_prior` (0 = no radar column in the image).
+        road: (H,) float32 :func:`ground_depth`.
+    """
+    road = road[:, None]
+    cut = np.where(columns > 0, np.minimum(columns, road), np.where(np.isfinite(road), road, 0.0))
+    return np.broadcast_to(cut, columns.shape).astype(np.float32)
+
+
 def radar_network_inputs(radar: np.ndarray, camera: CameraModel, max_points: int,
-                         empty_scale: float = DEFAULT_EMPTY_SCALE) -> RadarInputs:
+                         empty_scale: float = DEFAULT_EMPTY_SCALE,
+                         road: tuple[float, float] | None = None) -> RadarInputs:
     """The radar inputs of one frame (training samples, validation and inference all use this).
 
     Args:
         radar: (M, 6) float32 :data:`RADAR_FEATURES`, x, y, z in the camera optical frame.
         camera: the camera of the image the network sees (after any resize or crop).
         max_points: N of the padded point list.
+        road: (camera height m, downward pitch deg) above a flat road: the prior is then the
+            column prior cut by the road (:func:`road_cut`); None = the column prior alone.
     """
     in_view, _, _ = radar_in_view(radar, camera)
     sparse = radar_depth_image(in_view, camera)
     column = column_map(sparse)
+    prior = column_prior(column)
+    if road is not None:
+        prior = road_cut(prior, ground_depth(camera, *road))
     points, valid = pad_radar_points(in_view, max_points)
     depths = sparse[sparse > 0]
     scale = float(np.median(depths)) if depths.size else float(empty_scale)
-    return RadarInputs(sparse, column, column_prior(column), points, valid, scale)
+    return RadarInputs(sparse, column, prior, points, valid, scale)

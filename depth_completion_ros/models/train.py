@@ -308,7 +308,7 @@ def _validate_radar(module: nn.Module, frames: list[CachedFrame], device: str) -
         height, width = (gt.shape[0] // module.stride) * module.stride, (gt.shape[1] // module.stride) * module.stride
         camera = camera.cropped(0, gt.shape[0] - height, width, height)
         rgb, gt = rgb[-height:, :width], gt[-height:, :width]
-        inputs = radar_network_inputs(radar, camera, module.config.radar_points)
+        inputs = radar_network_inputs(radar, camera, module.config.radar_points, road=module.config.radar_road)
         depth, _ = runner(rgb, inputs.sparse, inputs.prior, inputs)
         _add_errors(errors, depth, inputs.prior, gt)
     module.train()
@@ -412,7 +412,8 @@ def run_stage(stage: StageConfig, model: nn.Module, config: TrainConfig, files: 
     supervision = "dense" if stage.kind == "teacher" else stage.supervision
     dataset = CacheDataset(files, config.crop, supervision, config.seed + 1000 * STAGE_KINDS.index(stage.kind),
                            prior_fill, config.disruption, config.sparsity,
-                           getattr(model.config, "radar_points", 0) if stage.kind == "completion" else 0)
+                           getattr(model.config, "radar_points", 0) if stage.kind == "completion" else 0,
+                           getattr(model.config, "radar_road", None) if stage.kind == "completion" else None)
     samples = stage.samples_per_epoch or len(dataset)
     use_cuda = env.device.startswith("cuda")
     scaler = torch.amp.GradScaler("cuda", enabled=use_cuda)

@@ -116,8 +116,10 @@ def lidar_target(frame: CachedFrame, camera: CameraModel) -> np.ndarray:
 
 
 def make_radar_sample(frame: CachedFrame, rng: np.random.Generator, crop_size: tuple[int, int],
-                      disruption: DisruptionConfig, radar_dropout: float, max_points: int) -> dict[str, np.ndarray]:
-    """One radar training sample (see the module docstring).
+                      disruption: DisruptionConfig, radar_dropout: float, max_points: int,
+                      road: tuple[float, float] | None = None) -> dict[str, np.ndarray]:
+    """One radar training sample (see the module docstring); ``road``: the network's
+    ``radar_road`` (the prior cut by the flat road, see :func:`~.radar_input.radar_network_inputs`).
 
     Returns:
         ``rgb`` (h, w, 3) uint8; ``sparse``, ``column``, ``prior``, ``target`` (h, w)
@@ -130,7 +132,7 @@ def make_radar_sample(frame: CachedFrame, rng: np.random.Generator, crop_size: t
                                                        frame.camera, crop_size, disruption.scale_range)
     target = lidar_target(frame, camera)
     radar = frame.radar[:0] if rng.random() < radar_dropout else frame.radar
-    inputs = radar_network_inputs(radar, camera, max_points)
+    inputs = radar_network_inputs(radar, camera, max_points, road=road)
     maps = [inputs.sparse, inputs.column, inputs.prior, target, semantic]
     points = inputs.points
     if rng.random() < disruption.flip_probability:
@@ -158,9 +160,10 @@ class CacheDataset(Dataset):
 
     def __init__(self, files: list[Path], crop_size: tuple[int, int], supervision: str, seed: int,
                  prior_fill: PriorFill, disruption: DisruptionConfig = DisruptionConfig(),
-                 sparsity: SparsityConfig = SparsityConfig(), radar_points: int = 0) -> None:
+                 sparsity: SparsityConfig = SparsityConfig(), radar_points: int = 0,
+                 radar_road: tuple[float, float] | None = None) -> None:
         self.files = list(files)
-        self.radar_points = int(radar_points)
+        self.radar_points, self.radar_road = int(radar_points), radar_road
         self.prior_fill = prior_fill
         self.crop_size = (int(crop_size[0]), int(crop_size[1]))
         self.supervision = supervision
@@ -180,7 +183,7 @@ class CacheDataset(Dataset):
         frame = CachedFrame.load(self.files[index])
         if self.supervision == "lidar":
             return to_tensors(make_radar_sample(frame, rng, self.crop_size, self.disruption,
-                                                self.sparsity.radar_dropout, self.radar_points))
+                                                self.sparsity.radar_dropout, self.radar_points, self.radar_road))
         return to_tensors(make_sample(frame, rng, self.crop_size, self.supervision, self.disruption, self.sparsity,
                                       self.prior_fill))
 

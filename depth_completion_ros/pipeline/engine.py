@@ -111,6 +111,8 @@ class MethodSpec:
     Attributes:
         devices: the devices it can run on (``cpu``, ``cuda``).
         weights: ``none`` (takes no weights file), ``optional`` or ``required``.
+        needs_lidar: its depth comes from the LiDAR points (False: radar-camera methods,
+            which a rig without LiDAR can run).
     """
 
     name: str
@@ -118,13 +120,15 @@ class MethodSpec:
     devices: tuple[str, ...] = ("cpu",)
     weights: str = "none"
     description: str = ""
+    needs_lidar: bool = True
 
 
 _REGISTRY: dict[str, MethodSpec] = {}
 
 
 def register_method(
-    name: str, *, devices: tuple[str, ...] = ("cpu",), weights: str = "none", description: str = ""
+    name: str, *, devices: tuple[str, ...] = ("cpu",), weights: str = "none", description: str = "",
+    needs_lidar: bool = True,
 ) -> Callable[[MethodFactory], MethodFactory]:
     """Decorator registering a method factory ``factory(device, weights, params)`` under ``name``."""
     if weights not in WEIGHTS_POLICIES:
@@ -133,7 +137,7 @@ def register_method(
     def decorator(factory: MethodFactory) -> MethodFactory:
         if name in _REGISTRY and _REGISTRY[name].factory is not factory:
             raise ValueError(f"completion method '{name}' is registered twice")
-        _REGISTRY[name] = MethodSpec(name, factory, tuple(devices), weights, description)
+        _REGISTRY[name] = MethodSpec(name, factory, tuple(devices), weights, description, needs_lidar)
         return factory
 
     return decorator

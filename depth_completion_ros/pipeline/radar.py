@@ -33,14 +33,25 @@ import numpy as np
 
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.geometry.camera import CameraModel
-from depth_completion_ros.models.radar_input import check_radar, radar_in_view, radar_network_inputs
+from depth_completion_ros.models.radar_input import (
+    COLUMN_HALF_WIDTH_PX,
+    check_radar,
+    column_map,
+    column_prior,
+    ground_depth,
+    radar_depth_image,
+    radar_in_view,
+    radar_network_inputs,
+    road_cut,
+)
 from depth_completion_ros.pipeline.classical import ClassicalParams, classical_fill, completion_confidence
 from depth_completion_ros.pipeline.engine import DepthResult, register_method
 from depth_completion_ros.pipeline.learned import WEIGHTS_DIR, shipped_weights
 
 SHIPPED_RADAR = WEIGHTS_DIR / "radar_small.pt"
 WITHOUT_RADAR_CHOICES = ("camera", "lidar")
-_PARAMETERS = {"working_scale", "without_radar", "channels_last", "compile", "fp16"}
+_PARAMETERS = {"working_scale", "without_radar", "channels_last", "compile", "fp16", "camera_height", "pitch_deg"}
+DEFAULT_CAMERA_HEIGHT_M = 1.51  # nuScenes CAM_FRONT above the road (config/rigs/nuscenes.yaml)
 COUNTED = ("radar_frames", "camera_only_frames", "lidar_frames", "prior_fallbacks")  # keys of RadarCompletion.counts
 
 
@@ -60,6 +71,9 @@ class RadarCompletion:
         max_points: N of the network's radar point list.
         working_scale: network input size / image size.
         without_radar: ``camera`` or ``lidar`` (see the module docstring).
+        road: (camera height m, pitch deg) for a network trained on the road-cut prior
+            (its ``radar_road``; the method parameters ``camera_height`` / ``pitch_deg`` set
+            them for another rig); None for one trained on the column prior.
         stride: 1 (the method resizes to multiples of the network stride itself).
     """
 
@@ -68,6 +82,7 @@ class RadarCompletion:
     max_points: int
     working_scale: float = 0.5
     without_radar: str = "camera"
+    road: tuple[float, float] | None = None
     stride: int = 1
     counts: Counter = field(default_factory=Counter)
 
@@ -86,7 +101,7 @@ class RadarCompletion:
         width, height = working_size(cam, self.working_scale, self.network_stride)
         small_camera = cam.resized(width, height)
         small_rgb = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
-        inputs = radar_network_inputs(points, small_camera, self.max_points)
+        inputs = radar_network_inputs(points, small_camera, self.max_points, road=self.road)
         depth, confidence = self.runner(small_rgb, inputs.sparse, inputs.prior, inputs)
         if not np.all(np.isfinite(depth)):
             self.counts["prior_fallbacks"] += 1
@@ -107,7 +122,7 @@ class RadarCompletion:
         return {**{kind: self.counts[kind] for kind in COUNTED}, "gpu_oom_fallbacks": self.runner.oom_fallbacks}
 
 
-@register_method("radar", devices=("cpu", "cuda"), weights="optional",
+@register_method("radar", devices=("cpu", "cuda"), weights="optional", needs_lidar=False,
                  description="radar-camera network (Sparse Beats Dense; shipped weights by default)")
 def _radar(device: str, weights: Path | None, params: Mapping[str, object]) -> RadarCompletion:
     from depth_completion_ros.models.checkpoint import load_model
@@ -129,4 +144,56 @@ def _radar(device: str, weights: Path | None, params: Mapping[str, object]) -> R
         raise BadInputError(str(path), "not a radar network (no radar path); use method 'learned' for it")
     runner = TorchRunner(model, device, bool(params.get("channels_last", True)), bool(params.get("compile", False)),
                          fp16=bool(params.get("fp16", True)))
-    return RadarCompletion(runner, model.stride, model.config.radar_points, working_scale, without_radar)
+    trained_road = model.config.radar_road
+    road = None if trained_road is None else road_geometry(params, *trained_road)
+    return RadarCompletion(runner, model.stride, model.config.radar_points, working_scale, without_radar, road)
+
+
+def road_geometry(params: Mapping[str, object], height_m: float = DEFAULT_CAMERA_HEIGHT_M,
+                  pitch_deg: float = 0.0) -> tuple[float, float]:
+    """(camera height m, pitch deg) from the method parameters ``camera_height`` and
+    ``pitch_deg`` (defaults: the given values), range-checked."""
+    height = float(params.get("camera_height", height_m))
+    if not 0.1 <= height <= 10.0:
+        raise BadInputError("method_params", f"camera_height must be in [0.1, 10] m, got {height}")
+    pitch = float(params.get("pitch_deg", pitch_deg))
+    if not -30.0 <= pitch <= 30.0:
+        raise BadInputError("method_params", f"pitch_deg must be in [-30, 30], got {pitch}")
+    return height, pitch
+
+
+
+@dataclass
+class RadarGeometric:
+    """The no-learning radar-camera baseline: each radar return's depth stretched over its
+    image column (columns without a return take the nearest one's), cut where a flat road at
+    the camera's height is nearer. Rows below the horizon without any radar in view get the
+    road alone; above it they stay empty (0).
+
+    Attributes:
+        camera_height_m, pitch_deg: the camera above the road (from the rig's extrinsics).
+        half_width: radar column half width, pixels at the image's resolution.
+    """
+
+    camera_height_m: float
+    pitch_deg: float = 0.0
+    half_width: int = COLUMN_HALF_WIDTH_PX
+    stride: int = 1
+
+    def complete(self, rgb: np.ndarray | None, sparse: np.ndarray, camera: CameraModel,
+                 radar: np.ndarray | None = None) -> DepthResult:
+        cam = camera.image_model()
+        radar_depth = radar_depth_image(check_radar(radar), cam)
+        columns = column_prior(column_map(radar_depth, self.half_width))
+        depth = road_cut(columns, ground_depth(cam, self.camera_height_m, self.pitch_deg))
+        return DepthResult(depth, completion_confidence(depth, radar_depth > 0))
+
+
+@register_method("radar_geometric", devices=("cpu", "cuda"), needs_lidar=False,
+                 description="radar column depth cut by a flat road at the camera height (baseline, no learning)")
+def _radar_geometric(device: str, weights: Path | None, params: Mapping[str, object]) -> RadarGeometric:
+    known = {"camera_height", "pitch_deg", "column_half_width"}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise BadInputError("method_params", f"unknown parameter(s) {unknown}; known: {sorted(known)}")
+    return RadarGeometric(*road_geometry(params), int(params.get("column_half_width", COLUMN_HALF_WIDTH_PX)))

@@ -96,6 +96,11 @@ PARAMETERS = COMMON_PARAMETERS + (
     ParameterSpec("without_radar", "camera", "Method radar, no radar in view: camera = the network from the image "
                   "alone, lidar = the classical fill of the LiDAR points (when there are any).",
                   choices=WITHOUT_RADAR_CHOICES),
+    ParameterSpec("camera_height", 0.0, "Radar methods: camera height above the road, metres (the flat road that "
+                  "cuts the radar columns); 0 = the rig the network was trained on (nuScenes CAM_FRONT, 1.51 m).",
+                  0.0, 10.0),
+    ParameterSpec("camera_pitch_deg", 0.0, "Radar methods: downward pitch of the camera's optical axis, degrees.",
+                  -30.0, 30.0),
     ParameterSpec("radar_fields", ["x", "y", "z", "rcs", "vx", "vy"],
                   "Radar PointCloud2 field names for x, y, z, rcs, vx, vy (drivers differ).",
                   array_type=_STRINGS, runtime=False),
@@ -107,7 +112,6 @@ _SYNC_NAMES = {"image": "image", "camera_info": None, "lidar/points": "lidar", "
 _INPUT_SWITCHES = {"lidar/points": "use_lidar", "radar/points": "use_radar"}  # topic -> parameter that enables it
 _ENGINE_PARAMETERS = {"method", "weights", "device", "backend", "precision", "min_depth", "max_depth", "without_radar"}
 _NETWORK_METHODS = {"learned", "radar"}  # methods that take the precision setting
-_LIDAR_FREE_METHODS = {"radar"}  # methods that give depth without LiDAR points
 
 
 def check_point_inputs(params: dict) -> None:
@@ -126,6 +130,11 @@ def method_params(params: dict) -> dict[str, object]:
         values["backend"] = params["backend"]
     if params["method"] == "radar":
         values["without_radar"] = params["without_radar"]
+    spec = available_methods().get(params["method"])
+    if spec is not None and not spec.needs_lidar:  # radar methods cut their columns by the flat road
+        if params["camera_height"] > 0:
+            values["camera_height"] = params["camera_height"]
+        values["pitch_deg"] = params["camera_pitch_deg"]
     return values
 
 
@@ -172,9 +181,10 @@ class DepthCompletionNode(SynchronizedNode):
         """The configured engine; an unknown method or a missing/incompatible checkpoint
         falls back to the default method, with an error log and the ``model_error`` count."""
         kwargs = dict(device=params["device"], min_depth=params["min_depth"], max_depth=params["max_depth"])
-        if not params["use_lidar"] and params["method"] not in _LIDAR_FREE_METHODS:
+        lidar_free = sorted(name for name, spec in available_methods().items() if not spec.needs_lidar)
+        if not params["use_lidar"] and params["method"] not in lidar_free:
             self.get_logger().warning(f"use_lidar is false but method '{params['method']}' completes LiDAR points: "
-                                      f"its depth will be empty; use one of: {', '.join(sorted(_LIDAR_FREE_METHODS))}")
+                                      f"its depth will be empty; use one of: {', '.join(lidar_free)}")
         try:
             return CompletionEngine(method=params["method"], weights=params["weights"] or None,
                                     method_params=method_params(params), **kwargs)

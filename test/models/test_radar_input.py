@@ -11,9 +11,11 @@ from depth_completion_ros.models.radar_input import (
     column_map,
     column_prior,
     flip_radar_points,
+    ground_depth,
     pad_radar_points,
     radar_depth_image,
     radar_network_inputs,
+    road_cut,
 )
 
 CAMERA = CameraModel.from_intrinsics(100.0, 100.0, 49.5, 29.5, 100, 60)
@@ -73,3 +75,31 @@ def test_network_inputs_without_radar_use_the_empty_scale():
     inputs = radar_network_inputs(np.array([point_at(10, 30, 20.0), point_at(70, 30, 10.0)], np.float32), CAMERA, 8)
     assert inputs.scale == pytest.approx(15.0) and inputs.valid.sum() == 2
     assert inputs.prior.min() > 0
+
+
+def test_ground_depth_meets_the_road_at_the_camera_height():
+    camera = CameraModel.from_intrinsics(100.0, 100.0, 50.0, 40.0, 100, 80)
+    depth = ground_depth(camera, 1.5)
+    assert np.all(np.isinf(depth[:41]))  # the horizon row (v = cy) and above never meet the road
+    assert depth[50] == pytest.approx(1.5 * 100.0 / 10.0)  # 10 px below the horizon: z = h f / dv
+    pitched = ground_depth(camera, 1.5, pitch_deg=5.0)
+    assert np.isfinite(pitched[35]) and pitched[50] < depth[50]  # looking down: the road comes nearer
+
+
+def test_road_cut_keeps_radar_nearer_than_the_road_and_the_road_elsewhere():
+    road = np.array([np.inf, 30.0, 10.0, 5.0], np.float32)
+    columns = np.zeros((4, 3), np.float32)
+    columns[:, 1] = 8.0  # one radar column at 8 m
+    cut = road_cut(columns, road)
+    assert cut[:, 1].tolist() == [8.0, 8.0, 8.0, 5.0]  # the road in front of the return wins at the bottom
+    assert cut[:, 0].tolist() == [0.0, 30.0, 10.0, 5.0]  # no column: road below the horizon, empty above
+
+
+def test_the_road_cut_prior_is_what_the_network_sees_with_a_road():
+    camera = CameraModel.from_intrinsics(100.0, 100.0, 50.0, 40.0, 100, 80)
+    radar = np.array([[0.0, 0.0, 40.0, 5.0, 0.0, 0.0]], np.float32)
+    plain = radar_network_inputs(radar, camera, 4)
+    cut = radar_network_inputs(radar, camera, 4, road=(1.5, 0.0))
+    assert plain.prior[79, 50] == pytest.approx(40.0)  # the column reaches the bottom row
+    assert cut.prior[79, 50] == pytest.approx(1.5 * 100.0 / 39.0, rel=1e-5)  # the road is nearer there
+    assert np.array_equal(plain.sparse, cut.sparse) and plain.scale == cut.scale

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -107,3 +109,35 @@ def test_non_finite_output_falls_back_to_the_column_prior_and_nan_radar_rows_are
     assert result.fallback and engine.stats.method_fallbacks == 1
     assert method.counts == {"radar_frames": 2, "prior_fallbacks": 1}
     assert set(np.unique(np.round(result.depth))) <= {8.0, 20.0}  # the column prior
+
+
+def test_radar_geometric_stretches_each_return_down_to_the_road():
+    engine = CompletionEngine("radar_geometric", method_params={"camera_height": 1.5})
+    result = engine.complete(rgb(), np.zeros((CAMERA.height, CAMERA.width), np.float32), CAMERA, RADAR)
+    column = int(round(120.0 * 2.0 / 20.0 + 99.5))  # the 20 m return's image column
+    depth = result.depth[:, column]
+    road = 1.5 * 120.0 / (np.arange(CAMERA.height) - 49.5)
+    assert np.allclose(depth[:50], 20.0)  # above the horizon: the return's depth
+    below = np.arange(CAMERA.height) >= 50
+    assert np.allclose(depth[below], np.minimum(20.0, road[below]), rtol=1e-4)  # cut by the road
+    assert np.all(result.depth > 0) and result.depth.shape == (CAMERA.height, CAMERA.width)
+
+
+def test_radar_geometric_without_radar_gives_the_road_only_and_checks_its_parameters():
+    engine = CompletionEngine("radar_geometric")
+    result = engine.complete(None, np.zeros((CAMERA.height, CAMERA.width), np.float32), CAMERA, None)
+    assert np.all(result.depth[:50] == 0) and np.all(result.depth[50:] > 0)
+    for params, says in (({"camera_height": 0.0}, "camera_height"), ({"pitch_deg": 45.0}, "pitch_deg"),
+                         ({"height": 1.0}, "unknown parameter")):
+        with pytest.raises(BadInputError, match=says):
+            CompletionEngine("radar_geometric", method_params=params)
+
+
+def test_a_network_trained_on_the_road_cut_prior_gets_it_for_the_configured_rig(tmp_path):
+    path = tmp_path / "road.pt"
+    save_checkpoint(path, "completion", CompletionNet(replace(PRESETS["radar_tiny"], radar_road=(1.5, 2.0))))
+    assert CompletionEngine("radar", weights=path).implementation.road == (1.5, 2.0)  # the training rig by default
+    engine = CompletionEngine("radar", weights=path, method_params={"camera_height": 2.2})
+    assert engine.implementation.road == (2.2, 2.0)
+    assert engine.complete(rgb(), np.zeros((CAMERA.height, CAMERA.width), np.float32), CAMERA, RADAR).depth.shape \
+        == (CAMERA.height, CAMERA.width)
