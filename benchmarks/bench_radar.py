@@ -1,33 +1,40 @@
 """Acceptance of the radar-camera model (Sparse Beats Dense), all measured in one run.
 
-1. Accuracy on held-out simulator frames of the nuScenes-like rig (a seed never used in
-   training: other worlds, other scene layouts), 1600x900 CAM_FRONT, the front radar as
-   the only depth input, the single-sweep HDL-32E after the occlusion filter as ground
-   truth; MAE and RMSE within 0-50, 0-70 and 0-80 m, per frame then averaged (the
+1. Accuracy on held-out simulator worlds of the nuScenes-like rig (seeds never used in
+   training or validation: other worlds, other scene layouts), 1600x900 CAM_FRONT, the front
+   radar as the only depth input, the single-sweep HDL-32E after the occlusion filter as
+   ground truth; MAE and RMSE within 0-50, 0-70 and 0-80 m, per frame then averaged (the
    published radar-camera protocol). Compared:
    * ``radar``: the radar network (method ``radar``) at its working resolution 800x448
      (``working_scale`` 0.5, output resized to 1600x900) and at full resolution;
+   * ``radar_geometric``: no learning, each radar return's depth down its image column, cut
+     by the flat road at the camera height (the baseline the network must beat: its MAE@50
+     ratio to it is printed);
    * ``classical + radar``: the classical method fed the projected radar points;
    * ``learned + radar``: the learned LiDAR model fed the same projected radar points.
-   Build the frames with
-   ``dcr train cache --out out/cache_radar_eval --frames 24 --seed 12 --rig nuscenes --radar --rig-lidar
-   --indoor-fraction 0``.
+   Build the frames (6 worlds of 10 frames) with, for each seed S in 201..206,
+   ``dcr train cache --out out/radar_eval/seedS --frames 10 --seed S --rig nuscenes --radar
+   --rig-lidar --indoor-fraction 0`` and pass the folders to ``--eval-cache``.
    Then a real-image check: the 6 cameras of ``../shared/data/nuscenes_sample`` with a
    radar-like point set drawn from its LIDAR_TOP scan (the sample has no radar; see
    ``datasets/nuscenes_protocol.radar_like_points``), the other LiDAR returns as ground truth.
 2. CPU latency of the whole engine call at 1600x900 (working scale 0.5 and 1.0) and at
    the half-resolution setting (an 800x450 image), interleaved in rounds, median after
-   warm-up, against ``classical + radar`` timed in the same rounds.
+   warm-up, against ``classical + radar`` timed in the same rounds; ``--busy-core`` keeps
+   one core busy in another process meanwhile (the robot's other work).
 
 Usage:
-    python benchmarks/bench_radar.py [--eval-cache out/cache_radar_eval] [--repeats 10] [--json FILE]
+    python benchmarks/bench_radar.py --eval-cache out/radar_eval/seed* [--repeats 10] [--busy-core] [--json FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -59,9 +66,22 @@ def engines(weights: Path) -> dict[str, tuple[CompletionEngine, bool]]:
                                              method_params={"working_scale": 0.5}), False),
         "radar (1600x896)": (CompletionEngine("radar", device="cpu", weights=weights,
                                               method_params={"working_scale": 1.0}), False),
+        "radar_geometric": (CompletionEngine("radar_geometric", device="cpu"), False),
         "classical + radar": (CompletionEngine("classical", device="cpu"), True),
         "learned + radar": (CompletionEngine("learned", device="cpu"), True),
     }
+
+
+@contextlib.contextmanager
+def busy_core(enabled: bool) -> Iterator[None]:
+    """Keep one core busy in another process while the block runs (when ``enabled``)."""
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if enabled else None
+    try:
+        yield
+    finally:
+        if spinner is not None:
+            spinner.kill()
+            spinner.wait()
 
 
 def run_engine(engine: CompletionEngine, projected: bool, rgb: np.ndarray, radar: np.ndarray, camera) -> np.ndarray:
@@ -93,13 +113,20 @@ def score_set(description: str, frames: list[Frame], methods: dict[str, tuple[Co
     best = {r.name: min(methods, key=lambda n: results[n][r.name]["mae_mm"]) for r in CAPS}
     print("  lowest MAE: " + ", ".join(f"{cap}: {name}" for cap, name in best.items()))
     results["lowest_mae"] = best
+    network, baseline = results["radar (800x448)"], results["radar_geometric"]
+    results["radar_vs_geometric_mae"] = {r.name: network[r.name]["mae_mm"] / baseline[r.name]["mae_mm"] for r in CAPS}
+    print("  radar (800x448) MAE / radar_geometric MAE: " + ", ".join(
+        f"{cap} {ratio:.2f}" for cap, ratio in results["radar_vs_geometric_mae"].items()))
     return results
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--eval-cache", type=Path, default=REPO_ROOT / "out" / "cache_radar_eval",
-                        help="held-out nuScenes-rig simulator frames with radar (default: %(default)s)")
+    parser.add_argument("--eval-cache", type=Path, nargs="+", default=[REPO_ROOT / "out" / "cache_radar_eval"],
+                        help="folders of held-out nuScenes-rig simulator frames with radar, one per world "
+                             "(default: %(default)s)")
+    parser.add_argument("--busy-core", action="store_true",
+                        help="keep one core busy in another process while timing (latency under load)")
     parser.add_argument("--weights", type=Path, default=SHIPPED_RADAR, help="radar checkpoint (default: shipped)")
     parser.add_argument("--repeats", type=int, default=10, help="timed rounds (default: %(default)s)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -107,16 +134,19 @@ def main() -> int:
     parser.add_argument("--train-cache", type=Path, default=REPO_ROOT / "out" / "cache_radar_train",
                         help="training cache, counted in the model card (default: %(default)s)")
     args = parser.parse_args()
-    if not args.eval_cache.is_dir():
-        print(f"no evaluation frames in {args.eval_cache}; build them with the command in this file's docstring",
+    missing = [str(folder) for folder in args.eval_cache if not cache_files(folder)]
+    if missing:
+        print(f"no evaluation frames in {', '.join(missing)}; build them with the commands in this file's docstring",
               file=sys.stderr)
         return 2
 
     device = describe_device("cpu")
     print(f"device: {device}")
     methods = engines(args.weights)
-    frames = [radar_evaluation_input(CachedFrame.load(path)) for path in cache_files(args.eval_cache)]
-    sets = {f"held-out nuScenes-rig simulator frames ({args.eval_cache.name})": frames}
+    frames = [radar_evaluation_input(CachedFrame.load(path)) for folder in args.eval_cache
+              for path in cache_files(folder)]
+    worlds = ", ".join(folder.name for folder in args.eval_cache)
+    sets = {f"held-out nuScenes-rig simulator worlds ({worlds})": frames}
     nuscenes = find_shared_data("nuscenes_sample", REPO_ROOT)
     if nuscenes:
         sets["real nuScenes key frame, 6 cameras, radar-like points drawn from LIDAR_TOP"] = [
@@ -129,17 +159,21 @@ def main() -> int:
     half_camera = camera.resized(camera.width // 2, camera.height // 2)
     half_rgb = cv2.resize(rgb, (half_camera.width, half_camera.height), interpolation=cv2.INTER_AREA)
     scale_half, scale_one = methods["radar (800x448)"][0], methods["radar (1600x896)"][0]  # working scale 0.5, 1
-    classical = methods["classical + radar"][0]
+    classical, geometric = methods["classical + radar"][0], methods["radar_geometric"][0]
     runs = {
         "classical + radar, 1600x900": lambda: run_engine(classical, True, rgb, radar, camera),
+        "radar_geometric, 1600x900": lambda: run_engine(geometric, False, rgb, radar, camera),
         "radar, 1600x900 in, 800x448 net": lambda: run_engine(scale_half, False, rgb, radar, camera),
         "radar, 1600x900 in, 1600x896 net": lambda: run_engine(scale_one, False, rgb, radar, camera),
         "radar, 800x450 in, 800x448 net": lambda: run_engine(scale_one, False, half_rgb, radar, half_camera),
     }
-    times = interleaved_ms(runs, args.repeats)
+    with busy_core(args.busy_core):
+        times = interleaved_ms(runs, args.repeats)
     reference = times["classical + radar, 1600x900"]
-    print(f"\nlatency on {device}, median of {args.repeats} interleaved rounds after 3 warm-up rounds "
+    load = ", one core kept busy by another process" if args.busy_core else ""
+    print(f"\nlatency on {device}{load}, median of {args.repeats} interleaved rounds after 3 warm-up rounds "
           f"(ratio: per-round median against classical + radar at 1600x900):")
+    report["latency_load"] = "one busy core" if args.busy_core else "quiet"
     for name, values in times.items():
         ratio = float(np.median(values / reference))
         print(f"  {name:36s} {np.median(values):8.1f} ms   x{ratio:5.2f}")

@@ -45,8 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated methods to compare (default: the config's method, else classical)")
     parser.add_argument("--image-topic", default="/camera/left/image_rect")
     parser.add_argument("--camera-info-topic", default="/camera/left/camera_info")
-    parser.add_argument("--lidar-topic", default="/lidar/points")
-    parser.add_argument("--radar-topic", default=None, help="optional radar topic")
+    parser.add_argument("--lidar-topic", default="/lidar/points",
+                        help="LiDAR topic; 'none' = a radar-camera rig without LiDAR (one frame per image, "
+                             "with --radar-topic and a radar method; as use_lidar: false in the config)")
+    parser.add_argument("--radar-topic", default=None, help="optional radar topic (attached when in time)")
     parser.add_argument("--gt-depth-topic", default="/camera/left/depth/ground_truth",
                         help="ground-truth depth image topic; 'none' to use --holdout-every or no ground truth")
     parser.add_argument("--gt-occupancy-topic", default=None,
@@ -69,7 +71,14 @@ def options_from_args(args: argparse.Namespace):
     params = load_node_params(args.config)
     methods = tuple(m for m in (args.methods or str(params.get("method", "classical"))).split(",") if m)
     gt = None if str(args.gt_depth_topic).lower() == "none" else args.gt_depth_topic
-    return EvalOptions(image=args.image_topic, camera_info=args.camera_info_topic, lidar=args.lidar_topic,
+    lidar = None if str(args.lidar_topic).lower() == "none" or not params.get("use_lidar", True) else args.lidar_topic
+    if lidar is None and args.radar_topic is None:
+        raise BadInputError("--lidar-topic", "a rig without LiDAR needs --radar-topic (no points would give depth)")
+    if lidar is None and args.holdout_every:
+        raise BadInputError("--holdout-every", "holds LiDAR rings out as ground truth: a rig without LiDAR has none")
+    if lidar is None and args.mode == "live":
+        raise BadInputError("--mode live", "evaluates LiDAR rigs only; evaluate a radar-camera rig offline")
+    return EvalOptions(image=args.image_topic, camera_info=args.camera_info_topic, lidar=lidar,
                        radar=args.radar_topic, gt_depth=gt, holdout_every=args.holdout_every, methods=methods,
                        node_params=params, max_frames=args.max_frames, gt_occupancy=args.gt_occupancy_topic,
                        right_image=args.right_image_topic, right_camera_info=args.right_camera_info_topic,

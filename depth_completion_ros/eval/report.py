@@ -99,19 +99,32 @@ def write_report(result: EvaluationResult, out: str | Path) -> Path:
         "summary": summary_rows(result),
         "by_range": {name: [s.to_dict() for s in m.accumulator.summaries()] for name, m in result.methods.items()}
         if result.has_ground_truth else {},
-        "occupancy": {name: {**{k: (None if math.isnan(v) else v) for k, v in m.summary().items()},
+        "occupancy": {name: {**m.summary(),
                              "frames": len(result.occupancy_ms[name]),
                              "median_ms": statistics.median(result.occupancy_ms[name])}
                       for name, m in result.occupancy.items()},
         "pictures": {k: Path(v).name for k, v in result.pictures.items()},
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False, default=_json_default))
+    (out / "metrics.json").write_text(json.dumps(_nan_to_null(metrics), indent=2, allow_nan=False,
+                                                 default=_json_default))
     _write_csv(result, out / "frames.csv")
     markdown = _markdown(result)
     (out / "report.md").write_text(markdown)
     report = out / "report.html"
     report.write_text(_html(result, markdown))
     return report
+
+
+def _nan_to_null(value):
+    """``value`` with every NaN float (a metric with nothing to average: a method that gave no
+    depth where there was ground truth) as None, JSON's null."""
+    if isinstance(value, dict):
+        return {key: _nan_to_null(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_nan_to_null(item) for item in value]
+    if isinstance(value, float | np.floating) and math.isnan(value):
+        return None
+    return value
 
 
 def _json_default(value):

@@ -49,6 +49,7 @@ from depth_completion_ros.pipeline.engine import (
     describe_device,
 )
 from depth_completion_ros.pipeline.learned import BACKENDS as LEARNED_BACKENDS
+from depth_completion_ros.pipeline.node_config import NODE_DEFAULTS, engine_arguments, lidar_free_methods, sync_config
 from depth_completion_ros.pipeline.radar import WITHOUT_RADAR_CHOICES
 from depth_completion_ros.pipeline.sync import MatchedSet, SyncConfig
 from depth_completion_ros.ros.camera_info import model_to_camera_info
@@ -68,21 +69,21 @@ from depth_completion_ros.ros.synchronized_node import (
 _STRINGS = ParameterType.PARAMETER_STRING_ARRAY
 
 PARAMETERS = COMMON_PARAMETERS + (
-    ParameterSpec("method", DEFAULT_METHOD, "Completion method (registry name, e.g. classical, ip_basic)."),
-    ParameterSpec("weights", "", "Checkpoint file for learned methods ('' = the shipped one or none)."),
+    ParameterSpec("method", NODE_DEFAULTS["method"], "Completion method (registry name, e.g. classical, ip_basic)."),
+    ParameterSpec("weights", NODE_DEFAULTS["weights"], "Checkpoint file for learned methods ('' = the shipped one or none)."),
     ParameterSpec("warm_up_size", [1242, 375], "Image width and height the method is warmed up with at start-up "
                   "(the first frame of another size warms it up again); [] = no warm-up.",
                   array_type=ParameterType.PARAMETER_INTEGER_ARRAY, runtime=False),
-    ParameterSpec("device", "auto", "Compute device: auto = CUDA when available, else CPU.", choices=("auto", "cpu", "cuda")),
-    ParameterSpec("backend", "auto", "Learned method: auto = onnxruntime on the CPU (about 2x faster there), torch "
+    ParameterSpec("device", NODE_DEFAULTS["device"], "Compute device: auto = CUDA when available, else CPU.", choices=("auto", "cpu", "cuda")),
+    ParameterSpec("backend", NODE_DEFAULTS["backend"], "Learned method: auto = onnxruntime on the CPU (about 2x faster there), torch "
                   "on CUDA; or torch / onnxruntime.", choices=LEARNED_BACKENDS),
-    ParameterSpec("precision", "auto", "Learned methods: auto = fp16 autocast on CUDA, fp32 on the CPU; fp32 = always.",
+    ParameterSpec("precision", NODE_DEFAULTS["precision"], "Learned methods: auto = fp16 autocast on CUDA, fp32 on the CPU; fp32 = always.",
                   choices=("auto", "fp32")),
     ParameterSpec("latency_budget_ms", 0.0, f"Answer a set with '{DEFAULT_METHOD}' when the method would finish it "
                   "later than this after its stamp (its recent inference time says so), instead of falling behind; "
                   "counted in budget_fallbacks. 0 = off.", 0.0, 10000.0),
-    ParameterSpec("min_depth", 0.1, "Smallest valid depth, metres.", 0.01, 10.0),
-    ParameterSpec("max_depth", 100.0, "Largest valid depth, metres.", 1.0, 1000.0),
+    ParameterSpec("min_depth", NODE_DEFAULTS["min_depth"], "Smallest valid depth, metres.", 0.01, 10.0),
+    ParameterSpec("max_depth", NODE_DEFAULTS["max_depth"], "Largest valid depth, metres.", 1.0, 1000.0),
     ParameterSpec("output_encoding", "32FC1", "Depth encoding: 32FC1 metres (NaN invalid) or 16UC1 mm (0 invalid).",
                   choices=("32FC1", "16UC1")),
     ParameterSpec("publish_points", False, "Also publish the dense depth as a coloured cloud on depth/points."),
@@ -90,16 +91,16 @@ PARAMETERS = COMMON_PARAMETERS + (
     ParameterSpec("image_is_rectified", True, "Images are rectified (project with R, P) or raw (K, D).", runtime=False),
     ParameterSpec("occlusion_window", 0, "Drop LiDAR points hidden behind nearer ones in this pixel window (0 = off, odd).",
                   0, 31),
-    ParameterSpec("use_lidar", True, "Subscribe to lidar/points, one output per sweep; false = radar-camera rig "
+    ParameterSpec("use_lidar", NODE_DEFAULTS["use_lidar"], "Subscribe to lidar/points, one output per sweep; false = radar-camera rig "
                   "without LiDAR, one output per image (needs use_radar and method radar).", runtime=False),
-    ParameterSpec("use_radar", False, "Subscribe to radar/points and attach radar when in time.", runtime=False),
-    ParameterSpec("without_radar", "camera", "Method radar, no radar in view: camera = the network from the image "
+    ParameterSpec("use_radar", NODE_DEFAULTS["use_radar"], "Subscribe to radar/points and attach radar when in time.", runtime=False),
+    ParameterSpec("without_radar", NODE_DEFAULTS["without_radar"], "Method radar, no radar in view: camera = the network from the image "
                   "alone, lidar = the classical fill of the LiDAR points (when there are any).",
                   choices=WITHOUT_RADAR_CHOICES),
-    ParameterSpec("camera_height", 0.0, "Radar methods: camera height above the road, metres (the flat road that "
+    ParameterSpec("camera_height", NODE_DEFAULTS["camera_height"], "Radar methods: camera height above the road, metres (the flat road that "
                   "cuts the radar columns); 0 = the rig the network was trained on (nuScenes CAM_FRONT, 1.51 m).",
                   0.0, 10.0),
-    ParameterSpec("camera_pitch_deg", 0.0, "Radar methods: downward pitch of the camera's optical axis, degrees.",
+    ParameterSpec("camera_pitch_deg", NODE_DEFAULTS["camera_pitch_deg"], "Radar methods: downward pitch of the camera's optical axis, degrees.",
                   -30.0, 30.0),
     ParameterSpec("radar_fields", ["x", "y", "z", "rcs", "vx", "vy"],
                   "Radar PointCloud2 field names for x, y, z, rcs, vx, vy (drivers differ).",
@@ -111,7 +112,6 @@ INPUT_TOPICS = {"image": Image, "camera_info": CameraInfo, "lidar/points": Point
 _SYNC_NAMES = {"image": "image", "camera_info": None, "lidar/points": "lidar", "radar/points": "radar"}
 _INPUT_SWITCHES = {"lidar/points": "use_lidar", "radar/points": "use_radar"}  # topic -> parameter that enables it
 _ENGINE_PARAMETERS = {"method", "weights", "device", "backend", "precision", "min_depth", "max_depth", "without_radar"}
-_NETWORK_METHODS = {"learned", "radar"}  # methods that take the precision setting
 
 
 def check_point_inputs(params: dict) -> None:
@@ -119,23 +119,6 @@ def check_point_inputs(params: dict) -> None:
     if not (params["use_lidar"] or params["use_radar"]):
         raise ValueError("parameters 'use_lidar' and 'use_radar' are both false: the node needs LiDAR or radar points; "
                          "set use_lidar: true (camera + LiDAR) or use_radar: true with method radar (radar-camera rig)")
-
-
-def method_params(params: dict) -> dict[str, object]:
-    """The engine's method parameters that node parameters set for ``params['method']``."""
-    values: dict[str, object] = {}
-    if params["method"] in _NETWORK_METHODS:
-        values["fp16"] = params["precision"] != "fp32"
-    if params["method"] == "learned":
-        values["backend"] = params["backend"]
-    if params["method"] == "radar":
-        values["without_radar"] = params["without_radar"]
-    spec = available_methods().get(params["method"])
-    if spec is not None and not spec.needs_lidar:  # radar methods cut their columns by the flat road
-        if params["camera_height"] > 0:
-            values["camera_height"] = params["camera_height"]
-        values["pitch_deg"] = params["camera_pitch_deg"]
-    return values
 
 
 class DepthCompletionNode(SynchronizedNode):
@@ -169,32 +152,26 @@ class DepthCompletionNode(SynchronizedNode):
                 if topic not in _INPUT_SWITCHES or params[_INPUT_SWITCHES[topic]]}
 
     def sync_config(self, params: dict) -> SyncConfig:
-        """Sets built around each LiDAR sweep, or around each image without LiDAR; radar is optional
-        (without LiDAR a set waits for late radar until the next image arrives)."""
-        pivot, required = ("lidar", ("image",)) if params["use_lidar"] else ("image", ())
-        optional = ("radar",) if params["use_radar"] else ()
-        return SyncConfig(pivot=pivot, required=required, optional=optional,
-                          awaited=() if params["use_lidar"] else optional,
-                          slop_ns=int(params["slop"] * 1e9), queue_size=params["queue_size"])
+        """Sets built around each LiDAR sweep, or around each image without LiDAR (:func:`sync_config`)."""
+        return sync_config(params)
 
     def _make_engine(self, params: dict) -> CompletionEngine:
-        """The configured engine; an unknown method or a missing/incompatible checkpoint
-        falls back to the default method, with an error log and the ``model_error`` count."""
-        kwargs = dict(device=params["device"], min_depth=params["min_depth"], max_depth=params["max_depth"])
-        lidar_free = sorted(name for name, spec in available_methods().items() if not spec.needs_lidar)
-        if not params["use_lidar"] and params["method"] not in lidar_free:
+        """The configured engine (:func:`engine_arguments`); an unknown method or a
+        missing/incompatible checkpoint falls back to the default method, with an error log
+        and the ``model_error`` count."""
+        if not params["use_lidar"] and params["method"] not in lidar_free_methods():
             self.get_logger().warning(f"use_lidar is false but method '{params['method']}' completes LiDAR points: "
-                                      f"its depth will be empty; use one of: {', '.join(lidar_free)}")
+                                      f"its depth will be empty; use one of: {', '.join(lidar_free_methods())}")
+        arguments = engine_arguments(params)
         try:
-            return CompletionEngine(method=params["method"], weights=params["weights"] or None,
-                                    method_params=method_params(params), **kwargs)
+            return CompletionEngine(**arguments)
         except (BadInputError, RuntimeError, KeyError, ValueError) as error:
             self.stats.bad("model_error")
             self.get_logger().error(
                 f"cannot use method '{params['method']}' (weights '{params['weights']}'): {error}. "
                 f"Falling back to '{DEFAULT_METHOD}'. Known methods: {', '.join(available_methods())}"
             )
-            return CompletionEngine(method=DEFAULT_METHOD, **kwargs)
+            return CompletionEngine(**{**engine_arguments(params, DEFAULT_METHOD), "weights": None})
 
     def _warm_up(self, size: tuple[int, ...]) -> None:
         """Run the engine on synthetic frames of ``size`` (width, height) pixels, so the first

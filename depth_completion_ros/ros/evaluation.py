@@ -43,7 +43,8 @@ from depth_completion_ros.eval.visualize import depth_panel, occupancy_bev, save
 from depth_completion_ros.geometry.transforms import parse_extrinsic
 from depth_completion_ros.geometry.voxels import VoxelGrid
 from depth_completion_ros.pipeline.depth_frame import DepthFrame, complete_frame, lidar_depth
-from depth_completion_ros.pipeline.engine import DEFAULT_MAX_DEPTH, DEFAULT_MIN_DEPTH, CompletionEngine
+from depth_completion_ros.pipeline.engine import CompletionEngine
+from depth_completion_ros.pipeline.node_config import engine_arguments, sync_config, with_defaults
 from depth_completion_ros.pipeline.occupancy_methods import StereoFrame, create_occupancy_method
 from depth_completion_ros.pipeline.sync import ApproximateSync, MatchedSet, SyncConfig
 from depth_completion_ros.ros.camera_info import camera_info_to_model
@@ -109,6 +110,19 @@ class EvalOptions:
         return self.node_params.get(name, default)
 
     @property
+    def params(self) -> dict:
+        """The node's parameters with their defaults (:func:`~.node_config.with_defaults`), its
+        inputs switched by the topics given: no LiDAR topic (or ``use_lidar: false``) is a
+        radar-camera rig, one frame per image."""
+        return {**with_defaults(self.node_params), "use_lidar": self.lidar is not None and
+                bool(self.node_params.get("use_lidar", True)), "use_radar": self.radar is not None}
+
+    @property
+    def pivot(self) -> str:
+        """The topic every frame is built around: the LiDAR's, or the image's on a radar-camera rig."""
+        return self.lidar if self.params["use_lidar"] else self.image
+
+    @property
     def occlusion_window(self) -> int | None:
         """The node's occlusion filter window (pixels), None when off."""
         return int(self.param("occlusion_window", 0)) or None
@@ -172,13 +186,6 @@ def extrinsics_lookup(bag: Bag, options: EvalOptions):
     return lookup
 
 
-def sync_config(options: EvalOptions) -> SyncConfig:
-    """The node's synchronizer configuration (same parameters, same defaults)."""
-    return SyncConfig(pivot="lidar", required=("image",), optional=("radar",) if options.radar else (),
-                      slop_ns=int(float(options.param("slop", 0.05)) * 1e9),
-                      queue_size=int(options.param("queue_size", 10)))
-
-
 def _holdout_split(frame: DepthFrame, lidar_msg, every: int) -> tuple[DepthFrame, np.ndarray]:
     """Keep rings ``ring % every == 0`` as input; ground truth = the other rings, occlusion-filtered."""
     cloud = pointcloud2_to_array(lidar_msg, skip_nonfinite=True)
@@ -197,8 +204,8 @@ class _OfflineRun:
         self.pictures_dir = pictures_dir
         self.lookup = extrinsics_lookup(bag, options)
         device = str(options.param("device", "auto"))
-        self.engines = {m: CompletionEngine(method=m, device=device) for m in options.methods}
-        self.sync = ApproximateSync(sync_config(options))
+        self.engines = {m: CompletionEngine(**engine_arguments(options.params, m)) for m in options.methods}
+        self.sync = ApproximateSync(sync_config(options.params))
         self.infos: deque = deque(maxlen=50)
         self.right_infos: deque = deque(maxlen=50)
         self.gts: dict[int, object] = {}
@@ -331,7 +338,8 @@ def _depth_frame(matched: MatchedSet, infos, lookup, options: EvalOptions) -> De
     image's stamp from ``infos`` (raises BadInputError on bad input)."""
     image = matched.messages["image"].payload
     return depth_frame_from_messages(
-        image, _same_stamp(infos, image), matched.messages["lidar"].payload, lookup,
+        image, _same_stamp(infos, image), matched.messages["lidar"].payload if "lidar" in matched.messages else None,
+        lookup,
         radar=matched.messages["radar"].payload if "radar" in matched.messages else None,
         rectified=bool(options.param("image_is_rectified", True)),
         radar_fields=options.param("radar_fields", DEFAULT_RADAR_FIELDS),
@@ -360,21 +368,21 @@ def evaluate_offline(bag_path: str | Path, options: EvalOptions, pictures_dir: P
                         options.topic_types)
             run = _OfflineRun(bag, options, result, pictures_dir)
             topics = [*options.input_topics, *([options.gt_depth] if options.gt_depth else []), *options.occupancy_topics]
-            sweeps_total = bag.topics[options.lidar][1]
-            progress = tqdm(total=sweeps_total, desc=f"{bag.path.name} (offline)", unit="sweep",
+            pivots_total = bag.topics[options.pivot][1]
+            progress = tqdm(total=pivots_total, desc=f"{bag.path.name} (offline)", unit="sweep",
                             leave=False, disable=None)
-            sweeps_read = 0
+            pivots_read = 0
             try:
                 for message in bag.messages(topics):
-                    sweeps_read += message.topic == options.lidar
-                    progress.update(message.topic == options.lidar)
+                    pivots_read += message.topic == options.pivot
+                    progress.update(message.topic == options.pivot)
                     run.feed(message.topic, message.stamp_ns, message.msg)
                     run.flush(message.log_time_ns)
                     if options.max_frames is not None and run.frames >= options.max_frames:
                         break
             except KeyboardInterrupt:
                 # Ctrl-C: the sets already matched are still scored below, then the caller stops
-                result.interrupted = f"{bag.path.name} after {sweeps_read} of {sweeps_total} LiDAR sweep(s)"
+                result.interrupted = f"{bag.path.name} after {pivots_read} of {pivots_total} frame(s)"
             finally:
                 progress.close()
                 run.pending.extend(run.sync.drain())
@@ -588,7 +596,7 @@ def _score_live(bag: Bag, options: EvalOptions, method: str, received: dict, pub
 def _bag_sets(bag: Bag, options: EvalOptions) -> Iterator[MatchedSet]:
     """The bag's image + LiDAR (+ radar) sets in bag order, matched by the node's
     synchronizer policy."""
-    sync = ApproximateSync(sync_config(options))
+    sync = ApproximateSync(sync_config(options.params))
     names = {options.image: "image", options.lidar: "lidar", options.radar: "radar"}
     for message in bag.messages([topic for topic in names if topic]):
         yield from sync.add(names[message.topic], message.stamp_ns, message.msg)
@@ -607,7 +615,7 @@ def _node_input(bag: Bag, options: EvalOptions, image_stamp_ns: int) -> tuple[np
         raise BadInputError("image", f"no synchronized set in the bag has its image stamped {image_stamp_ns} ns")
     infos = [m.msg for m in bag.messages([options.camera_info])]
     frame = _depth_frame(matched, infos, extrinsics_lookup(bag, options), options)
-    sparse = lidar_depth(frame, float(options.param("min_depth", DEFAULT_MIN_DEPTH)),
-                         float(options.param("max_depth", DEFAULT_MAX_DEPTH)), options.occlusion_window)
+    sparse = lidar_depth(frame, float(options.params["min_depth"]), float(options.params["max_depth"]),
+                         options.occlusion_window)
     return frame.rgb, sparse
 

@@ -44,6 +44,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo
 
 from depth_completion_ros.errors import BadInputError
+from depth_completion_ros.pipeline.node_config import NODE_DEFAULTS
 from depth_completion_ros.pipeline.sync import ApproximateSync, MatchedSet, SetQueue, SyncConfig
 from depth_completion_ros.ros.diagnostics import NodeStatistics, diagnostic_array
 from depth_completion_ros.ros.parameters import ParameterSpec, check_update, declare_all
@@ -60,8 +61,8 @@ FIRST_CAMERA_INFO_WAIT_S = 1.0
 CAMERA_INFO_STAMP_WAIT_S = 0.1
 
 COMMON_PARAMETERS = (
-    ParameterSpec("slop", 0.05, "Largest stamp difference inside a synchronized set, seconds.", 0.0, 1.0, runtime=False),
-    ParameterSpec("queue_size", 10, "Messages kept per input while waiting for partners.", 1, 100, runtime=False),
+    ParameterSpec("slop", NODE_DEFAULTS["slop"], "Largest stamp difference inside a synchronized set, seconds.", 0.0, 1.0, runtime=False),
+    ParameterSpec("queue_size", NODE_DEFAULTS["queue_size"], "Messages kept per input while waiting for partners.", 1, 100, runtime=False),
     ParameterSpec("work_queue_size", 5, "Synchronized sets kept waiting while the worker is busy; when full, the "
                   "oldest is skipped (drops.skipped_busy).", 1, 100, runtime=False),
     ParameterSpec("input_qos", "sensor_data", "QoS of the subscriptions.", choices=QOS_NAMES, runtime=False),

@@ -202,6 +202,8 @@ CASES = [
          "--gt-depth-topic", "none", "--holdout-every", "0"], EXIT_USAGE, "must be at least 2"),
     Case("argument", "eval --max-frames -1", lambda i: ["eval", str(i.sim_bag), "--out", i.out(), "--max-frames",
          "-1"], EXIT_USAGE, "must be at least 1"),
+    Case("argument", "eval of a rig without LiDAR or radar", lambda i: ["eval", str(i.sim_bag), "--out", i.out(),
+         "--lidar-topic", "none"], EXIT_USAGE, "needs --radar-topic"),
     Case("argument", "sim --frames 0", lambda i: ["sim", "--frames", "0", "--out", i.out()], EXIT_USAGE,
          "--frames must be positive"),
     Case("argument", "complete with an unknown method", lambda i: i.complete("--method", "magic"), EXIT_USAGE,
@@ -262,8 +264,9 @@ CASES = [
     Case("success", "complete of the layout", lambda i: i.complete(), 0, "3 frame(s)"),
     Case("success", "eval of the simulated bag", lambda i: ["eval", str(i.sim_bag), "--out", i.out()], 0,
          "classical"),
-    Case("success", "eval with radar points as the LiDAR (a radar-only rig)", lambda i: ["eval", str(i.sim_bag),
-         "--out", i.out(), "--lidar-topic", "/radar/points"], 0, "classical"),
+    Case("success", "eval of a radar-camera rig without LiDAR", lambda i: ["eval", str(i.sim_bag), "--out", i.out(),
+         "--lidar-topic", "none", "--radar-topic", "/radar/points", "--methods", "radar_geometric"], 0,
+         "radar_geometric             6"),
 ]
 
 

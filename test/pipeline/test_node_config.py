@@ -1,0 +1,40 @@
+"""The node's parameters -> engine and synchronizer, shared by the node and ``dcr eval``."""
+
+from __future__ import annotations
+
+from depth_completion_ros.pipeline.engine import CompletionEngine
+from depth_completion_ros.pipeline.node_config import (
+    engine_arguments,
+    lidar_free_methods,
+    sync_config,
+    with_defaults,
+)
+
+
+def test_non_default_parameters_reach_the_engine():
+    params = with_defaults({"method": "learned", "precision": "fp32", "max_depth": 50.0, "min_depth": 1.0,
+                            "weights": "my.pt", "backend": "torch", "device": "cpu"})
+    assert engine_arguments(params) == {"method": "learned", "weights": "my.pt", "device": "cpu", "min_depth": 1.0,
+                                        "max_depth": 50.0, "method_params": {"fp16": False, "backend": "torch"}}
+    # another method compared under the same file gets the depth range, not the learned weights
+    assert engine_arguments(params, "classical") == {"method": "classical", "weights": None, "device": "cpu",
+                                                     "min_depth": 1.0, "max_depth": 50.0, "method_params": {}}
+
+
+def test_radar_methods_get_the_camera_height_and_pitch():
+    params = with_defaults({"method": "radar", "camera_height": 1.2, "camera_pitch_deg": 3.0, "without_radar": "lidar"})
+    assert engine_arguments(params)["method_params"] == {"fp16": True, "without_radar": "lidar", "camera_height": 1.2,
+                                                         "pitch_deg": 3.0}
+    assert engine_arguments(with_defaults({"method": "radar_geometric"}))["method_params"] == {"pitch_deg": 0.0}
+    assert {"radar", "radar_geometric"} <= set(lidar_free_methods()) and "classical" not in lidar_free_methods()
+    engine = CompletionEngine(**engine_arguments(with_defaults({"method": "radar_geometric", "camera_height": 1.2})))
+    assert engine.implementation.camera_height_m == 1.2
+
+
+def test_sync_follows_the_lidar_or_each_image_on_a_radar_camera_rig():
+    lidar_rig = sync_config(with_defaults({"use_radar": True, "slop": 0.02, "queue_size": 4}))
+    assert (lidar_rig.pivot, lidar_rig.required, lidar_rig.optional, lidar_rig.awaited) == \
+        ("lidar", ("image",), ("radar",), ())
+    assert (lidar_rig.slop_ns, lidar_rig.queue_size) == (20_000_000, 4)
+    radar_rig = sync_config(with_defaults({"use_lidar": False, "use_radar": True}))
+    assert (radar_rig.pivot, radar_rig.required, radar_rig.awaited) == ("image", (), ("radar",))
