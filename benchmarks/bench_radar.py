@@ -192,7 +192,11 @@ TRAINING_COMMANDS = [
     "dcr train cache --out out/cache_radar_val --frames 12 --seed 11 --rig nuscenes --radar --rig-lidar "
     "--indoor-fraction 0 --camera-scale 0.5",
     "dcr train completion --config config/train/radar_small.yaml",
-    "dcr export --format pt --weights out/train_radar/radar.pt --output depth_completion_ros/weights/radar_small.pt",
+    "dcr train cache --out out/cache_radar_train --frames 480 --seed 14 --rig nuscenes --radar --rig-lidar "
+    "--indoor-fraction 0 --camera-scale 0.5",
+    "dcr train completion --config config/train/radar_small_more_data.yaml",
+    "dcr export --format pt --weights out/train_radar_more_data/radar.pt "
+    "--output depth_completion_ros/weights/radar_small.pt",
 ]
 
 
@@ -208,7 +212,8 @@ def model_card(weights: Path, train_cache: Path, report: dict) -> dict:
         "architecture": {
             "network": "CompletionNet with the radar path: RGB (standardized per image) and depth encoders fused by "
                        "addition at every scale; "
-                       "depth-encoder inputs = radar point depth, its mask, the column prior, the radar column map "
+                       "depth-encoder inputs = radar point depth, its mask, the prior (the radar column map filled "
+                       "sideways and cut by the flat road at the camera height, radar_road), the radar column map "
                        "and its mask (relative log depth to the per-image scale m = median radar depth); an MLP over "
                        "up to 128 radar points (x, y, z / m, rcs, vx, vy) max-pooled and added to the deepest "
                        "features; semantic-mask head (6 classes, training only); JARRN refine head "
@@ -222,7 +227,8 @@ def model_card(weights: Path, train_cache: Path, report: dict) -> dict:
             "description": "simulator street frames of the nuScenes-like rig (config/rigs/nuscenes.yaml), camera "
                            "rendered at 800x450, front radar sweep (ARS408-like: ~125 returns, ghosts, clutter, no "
                            "elevation), supervision only from the single-sweep HDL-32E LiDAR after the occlusion "
-                           "filter; validation on seed 11, evaluation on seed 12 (never trained on).",
+                           "filter; 320 frames (seed 10) in stage 1, 800 (seeds 10 and 14) in stage 2; validation "
+                           "on seed 11, evaluation on the worlds of seeds 201-206 (never trained or validated on).",
         },
         "seed": payload["train_config"].get("seed"),
         "train_config": payload["train_config"],
