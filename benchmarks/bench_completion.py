@@ -8,18 +8,24 @@ measured in the same run, and the KITTI metrics on the 16-beam protocol built fr
 held-out nuScenes key frame (``datasets/nuscenes_protocol.py``). A learned model is one
 more :class:`Row` (its registered name, weights and device).
 
+Last, the whole process: ``dcr complete --method classical`` against IP-Basic's demo loop
+(``benchmarks/ip_basic_script.py``) on 100 frames, PNG in and out, in alternating runs.
+
 Usage:
     python benchmarks/bench_completion.py [--repeats N] [--device auto|cpu|cuda] [--json FILE]
+                                          [--whole-process-frames N] [--whole-process-runs N]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -28,6 +34,7 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from depth_completion_ros.datasets.kitti_depth_completion import write_frame  # noqa: E402
 from depth_completion_ros.datasets.kitti_protocol import CROP_HEIGHT, CROP_WIDTH, build_protocol  # noqa: E402
 from depth_completion_ros.datasets.nuscenes_protocol import build_protocol as build_nuscenes_protocol  # noqa: E402
 from depth_completion_ros.datasets.ring_protocol import ProtocolFrame  # noqa: E402
@@ -209,6 +216,9 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=15, help="timed runs per frame (default: %(default)s)")
     parser.add_argument("--device", default="auto", help="device for the engine rows (default: %(default)s)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--whole-process-frames", type=int, default=100,
+                        help="frames of the whole-process dcr complete vs IP-Basic timing (0 = skip; default: %(default)s)")
+    parser.add_argument("--whole-process-runs", type=int, default=5, help="alternating runs of it (default: %(default)s)")
     args = parser.parse_args()
 
     print(f"device: {describe_device(resolve_device(args.device))}")
@@ -244,9 +254,43 @@ def main() -> int:
         "ground-truth pixels predicted). 'REL conf+/-': mean relative error on the more / less confident half "
         "of the pixels (a useful confidence makes the first much smaller)."
     )
+    if args.whole_process_frames:
+        report.append(whole_process(protocols[0][1], args.whole_process_frames, args.whole_process_runs))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     return 0
+
+
+def whole_process(frames: list[ProtocolFrame], count: int, runs: int) -> dict:
+    """Whole-process time per frame of ``dcr complete --method classical`` against IP-Basic's
+    demo loop (``ip_basic_script.py``: read the LiDAR PNG, fast fill, write the PNG) on
+    ``count`` frames in the KITTI layout (the protocol frames repeated), PNG in and out,
+    process start included; the two alternate ``runs`` times, medians compared."""
+    with tempfile.TemporaryDirectory() as folder:
+        layout = Path(folder) / "input"
+        for k in range(count):
+            write_frame(layout, replace(frames[k % len(frames)].frame, name=f"{k:010d}.png"))
+        commands = {
+            "dcr complete --method classical": [sys.executable, "-m", "depth_completion_ros.cli.main", "complete",
+                                                "--input", str(layout), "--output", f"{folder}/classical",
+                                                "--method", "classical", "--device", "cpu"],
+            "IP-Basic demo loop (fast preset)": [sys.executable, str(Path(__file__).with_name("ip_basic_script.py")),
+                                                 str(layout), f"{folder}/ip_basic"],
+        }
+        seconds: dict[str, list[float]] = {name: [] for name in commands}
+        for _ in range(runs):
+            for name, command in commands.items():
+                started = time.perf_counter()
+                subprocess.run(command, check=True, capture_output=True, cwd=REPO_ROOT)
+                seconds[name].append(time.perf_counter() - started)
+    per_frame = {name: 1e3 * float(np.median(values)) / count for name, values in seconds.items()}
+    reference = per_frame["IP-Basic demo loop (fast preset)"]
+    print(f"\nWhole process, {count} frames {CROP_WIDTH}x{CROP_HEIGHT} PNG in and out, process start included, "
+          f"median of {runs} alternating runs:")
+    for name, ms in per_frame.items():
+        print(f"  {name:36s} {ms:7.1f} ms/frame   x{ms / reference:.2f}")
+    return {"whole_process_ms_per_frame": per_frame, "frames": count, "runs": runs,
+            "ratio_classical_vs_ip_basic": per_frame["dcr complete --method classical"] / reference}
 
 
 if __name__ == "__main__":

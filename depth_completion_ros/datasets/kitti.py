@@ -21,10 +21,11 @@ def write_depth_png(path: str | Path, depth: np.ndarray) -> None:
         depth: (H, W) metres; 0, NaN, Inf and negative values are written as 0 (invalid),
             depths beyond 255.996 m are clipped to the largest storable value.
     """
-    depth = np.asarray(depth, dtype=np.float64)
-    valid = np.isfinite(depth) & (depth > 0)
-    stored = np.zeros(depth.shape, dtype=np.uint16)
-    stored[valid] = np.clip(np.round(depth[valid] * KITTI_DEPTH_SCALE), 1, 65535).astype(np.uint16)
+    depth = np.asarray(depth)
+    scaled = depth.astype(np.float64 if depth.dtype == np.float64 else np.float32) * KITTI_DEPTH_SCALE  # exact: x 2^8
+    with np.errstate(invalid="ignore"):
+        valid = np.isfinite(scaled) & (scaled > 0)
+    stored = np.where(valid, np.clip(np.rint(scaled), 1, 65535), 0).astype(np.uint16)
     if not cv2.imwrite(str(path), stored):
         raise OSError(f"{path}: could not write the PNG (does the folder exist and is it writable?)")
 

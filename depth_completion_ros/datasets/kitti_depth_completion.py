@@ -41,13 +41,13 @@ class CompletionFrame:
     """One loaded frame.
 
     Attributes:
-        rgb: (H, W, 3) uint8 RGB.
+        rgb: (H, W, 3) uint8 RGB, or None when not loaded (:func:`load_frame`).
         sparse: (H, W) float32 metres, 0 = none.
         camera: pinhole model of the (H, W) image.
     """
 
     name: str
-    rgb: np.ndarray
+    rgb: np.ndarray | None
     sparse: np.ndarray
     camera: CameraModel
 
@@ -128,11 +128,12 @@ def read_rgb(path: str | Path) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def load_frame(files: CompletionFrameFiles) -> CompletionFrame:
-    """Read and cross-check one frame's three files."""
+def load_frame(files: CompletionFrameFiles, with_rgb: bool = True) -> CompletionFrame:
+    """Read and cross-check one frame's three files (``with_rgb`` False: not the image, for
+    methods that do not use it; ``rgb`` is then None)."""
     sparse = read_depth_png(files.sparse)
-    rgb = read_rgb(files.image)
-    if rgb.shape[:2] != sparse.shape:
+    rgb = read_rgb(files.image) if with_rgb else None
+    if rgb is not None and rgb.shape[:2] != sparse.shape:
         raise BadInputError(
             str(files.image),
             f"is {rgb.shape[1]}x{rgb.shape[0]} but {files.sparse} is {sparse.shape[1]}x{sparse.shape[0]}; "

@@ -113,6 +113,10 @@ class MethodSpec:
         weights: ``none`` (takes no weights file), ``optional`` or ``required``.
         needs_lidar: its depth comes from the LiDAR points (False: radar-camera methods,
             which a rig without LiDAR can run).
+        needs_rgb: it reads the camera image (False: it may be given None, and batch tools
+            do not decode images for it).
+        confidence_optional: it takes the method parameter ``confidence: false`` and then
+            skips computing its confidence (all zeros), for callers that do not use it.
     """
 
     name: str
@@ -121,6 +125,8 @@ class MethodSpec:
     weights: str = "none"
     description: str = ""
     needs_lidar: bool = True
+    needs_rgb: bool = True
+    confidence_optional: bool = False
 
 
 _REGISTRY: dict[str, MethodSpec] = {}
@@ -128,7 +134,7 @@ _REGISTRY: dict[str, MethodSpec] = {}
 
 def register_method(
     name: str, *, devices: tuple[str, ...] = ("cpu",), weights: str = "none", description: str = "",
-    needs_lidar: bool = True,
+    needs_lidar: bool = True, needs_rgb: bool = True, confidence_optional: bool = False,
 ) -> Callable[[MethodFactory], MethodFactory]:
     """Decorator registering a method factory ``factory(device, weights, params)`` under ``name``."""
     if weights not in WEIGHTS_POLICIES:
@@ -137,7 +143,8 @@ def register_method(
     def decorator(factory: MethodFactory) -> MethodFactory:
         if name in _REGISTRY and _REGISTRY[name].factory is not factory:
             raise ValueError(f"completion method '{name}' is registered twice")
-        _REGISTRY[name] = MethodSpec(name, factory, tuple(devices), weights, description, needs_lidar)
+        _REGISTRY[name] = MethodSpec(name, factory, tuple(devices), weights, description, needs_lidar, needs_rgb,
+                                     confidence_optional)
         return factory
 
     return decorator
@@ -314,8 +321,9 @@ class CompletionEngine:
             invalid = ~finite | ~(depth > 0)
         np.clip(depth, self.min_depth, self.max_depth, out=depth)
         depth[invalid] = 0
-        confidence[invalid | ~np.isfinite(confidence)] = 0
-        np.clip(confidence, 0.0, 1.0, out=confidence)
+        if confidence.any():  # a method asked not to compute it gives zeros: nothing to clean
+            confidence[invalid | ~np.isfinite(confidence)] = 0
+            np.clip(confidence, 0.0, 1.0, out=confidence)
         return DepthResult(depth, confidence, result.fallback)
 
     def complete(

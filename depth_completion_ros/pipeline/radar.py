@@ -189,7 +189,7 @@ class RadarGeometric:
         return DepthResult(depth, completion_confidence(depth, radar_depth > 0))
 
 
-@register_method("radar_geometric", devices=("cpu", "cuda"), needs_lidar=False,
+@register_method("radar_geometric", devices=("cpu", "cuda"), needs_lidar=False, needs_rgb=False,
                  description="radar column depth cut by a flat road at the camera height (baseline, no learning)")
 def _radar_geometric(device: str, weights: Path | None, params: Mapping[str, object]) -> RadarGeometric:
     known = {"camera_height", "pitch_deg", "column_half_width"}

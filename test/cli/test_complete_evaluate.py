@@ -54,6 +54,18 @@ def test_complete_writes_one_uint16_png_per_scan(layout, tmp_path, capsys):
     assert "time per frame" in capsys.readouterr().out
 
 
+def test_confidence_is_written_when_asked_and_classical_never_decodes_the_image(layout, tmp_path):
+    (layout / "image" / "b.png").write_bytes(b"not a png")  # classical does not use the image
+    out, confidence = tmp_path / "out", tmp_path / "confidence"
+    assert _complete(layout, out, "--confidence", str(confidence)) == 0
+    for name in ("a.png", "b.png", "c.png"):
+        depth = cv2.imread(str(out / name), cv2.IMREAD_UNCHANGED)
+        stored = cv2.imread(str(confidence / name), cv2.IMREAD_UNCHANGED)
+        assert stored.dtype == np.uint16 and stored.shape == depth.shape
+        assert np.all(stored[depth == 0] == 0) and stored.max() > 0
+    assert _complete(layout, tmp_path / "learned", "--method", "learned") == 1  # the learned method reads it
+
+
 def _remove_image(root: Path) -> Path:
     (root / "image" / "b.png").unlink()
     return root / "image" / "b.png"
@@ -80,19 +92,20 @@ def _garbled_intrinsics(root: Path) -> Path:
 
 
 @pytest.mark.parametrize(
-    "break_input, fix",
+    "break_input, fix, method",
     [
-        (_remove_image, "add the RGB image"),
-        (_extra_intrinsics, "add the scan or remove"),
-        (_smaller_image, "same size"),
-        (_eight_bit_scan, "uint16"),
-        (_garbled_intrinsics, "9 numbers"),
+        (_remove_image, "add the RGB image", "classical"),
+        (_extra_intrinsics, "add the scan or remove", "classical"),
+        (_smaller_image, "same size", "learned"),  # classical does not read the image
+        (_eight_bit_scan, "uint16", "classical"),
+        (_garbled_intrinsics, "9 numbers", "classical"),
     ],
 )
-def test_bad_input_names_the_file_and_the_fix_and_keeps_the_other_outputs(layout, tmp_path, capsys, break_input, fix):
+def test_bad_input_names_the_file_and_the_fix_and_keeps_the_other_outputs(layout, tmp_path, capsys, break_input, fix,
+                                                                           method):
     bad_file = break_input(layout)
     out = tmp_path / "out"
-    assert _complete(layout, out) == 1
+    assert _complete(layout, out, "--method", method) == 1
     errors = _error_lines(capsys.readouterr().err)
     naming = [line for line in errors if str(bad_file) in line]
     assert len(naming) == 1 and fix in naming[0]

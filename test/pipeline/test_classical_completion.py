@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from depth_completion_ros.errors import BadInputError
-from depth_completion_ros.pipeline.classical import ClassicalParams, classical_fill, distance_confidence
+from depth_completion_ros.pipeline.classical import (
+    ClassicalParams,
+    _carry,
+    _interpolate_columns,
+    classical_fill,
+    distance_confidence,
+)
 from depth_completion_ros.pipeline.engine import CompletionEngine
 from depth_completion_ros.geometry.camera import CameraModel
 
@@ -93,3 +99,41 @@ def test_confidence_drops_at_depth_discontinuities():
     confidence = completion_confidence(depth, measured)
     assert confidence[15, 30] < 0.1 * confidence[15, 10]  # at the 10 m | 40 m edge
     assert confidence[15, 10] == pytest.approx(1.0) and confidence[15, 50] == pytest.approx(1.0)
+
+
+def _nearest_rows(valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Reference: each pixel's row of the last measurement at or above and the first at or
+    below (the column's first / last beyond them; rows 0 / H - 1 in an empty column)."""
+    height = valid.shape[0]
+    rows = np.arange(height)[:, None]
+    above = np.maximum.accumulate(np.where(valid, rows, -1), axis=0)
+    below = np.minimum.accumulate(np.where(valid, rows, height)[::-1], axis=0)[::-1]
+    any_valid = valid.any(axis=0)
+    first = np.where(any_valid, np.argmax(valid, axis=0), 0)
+    last = np.where(any_valid, height - 1 - np.argmax(valid[::-1], axis=0), height - 1)
+    return np.where(above < 0, first, above), np.where(below >= height, last, below)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_compiled_column_fill_matches_the_numpy_definition(seed):
+    rng = np.random.default_rng(seed)
+    height, width = int(rng.integers(1, 50)), int(rng.integers(1, 70))
+    inv = np.where(rng.random((height, width)) < rng.uniform(0, 0.3), rng.uniform(0.01, 1, (height, width)),
+                   0).astype(np.float32)
+    above, below = _nearest_rows(inv > 0)
+    inv_above, row_above, inv_below, row_below = _carry(inv)
+    assert np.array_equal(row_above, above) and np.array_equal(row_below, below)
+    assert np.array_equal(inv_above, np.take_along_axis(inv, above, 0))
+    assert np.array_equal(inv_below, np.take_along_axis(inv, below, 0))
+    rows = np.arange(height, dtype=np.float32)[:, None]
+    blend = inv_above + (rows - row_above) / np.maximum(row_below - row_above, 1) * (inv_below - inv_above)
+    assert np.array_equal(_interpolate_columns(inv), blend)  # bit for bit: the same float32 arithmetic
+
+
+def test_confidence_false_skips_the_confidence_and_keeps_the_depth():
+    camera = CameraModel.from_intrinsics(50, 50, 20, 12, 40, 24)
+    rng = np.random.default_rng(3)
+    sparse = np.where(rng.random((24, 40)) < 0.2, rng.uniform(2, 60, (24, 40)), 0).astype(np.float32)
+    full = CompletionEngine("classical").complete(None, sparse, camera)
+    bare = CompletionEngine("classical", method_params={"confidence": False}).complete(None, sparse, camera)
+    assert np.array_equal(bare.depth, full.depth) and full.confidence.max() > 0 and not bare.confidence.any()

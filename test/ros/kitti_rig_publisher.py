@@ -48,6 +48,7 @@ CAMERA_FRAME, LIDAR_FRAME = "camera_optical_frame", "velodyne"
 QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 TEARDOWN_LIMIT_S = 15.0
 TEARDOWN_HUNG = f"Timeout (0:00:{TEARDOWN_LIMIT_S:02.0f})!"  # faulthandler's first line
+NODE_NOT_DISCOVERED = "the node under test did not appear"  # how a failed discovery ends (retried)
 
 
 def load_frames(root: Path) -> list[dict]:
@@ -117,7 +118,7 @@ def wait_for_node(node, publishers, timeout_s: float = 90.0) -> None:
     unmatched = [p.topic_name for p in publishers if p.get_subscription_count() == 0]
     # the DDS teardown after a failed discovery has hung: bound it as after a run
     faulthandler.dump_traceback_later(TEARDOWN_LIMIT_S, exit=True)
-    raise SystemExit(f"the node under test did not appear within {timeout_s:.0f} s (no subscriber on {unmatched}; "
+    raise SystemExit(f"{NODE_NOT_DISCOVERED} within {timeout_s:.0f} s (no subscriber on {unmatched}; "
                      f"'depth' publishers seen: {node.count_publishers('depth')})")
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
-import subprocess
 import sys
 import time
 import warnings
@@ -43,8 +42,8 @@ from depth_completion_ros.ros.stamps import stamp_to_ns
 PUBLISHER = Path(__file__).with_name("kitti_rig_publisher.py")
 sys.path.insert(0, str(PUBLISHER.parent))
 from diagnostics_wait import diagnostic_values, settle_until_counters_rest  # noqa: E402
-from kitti_rig_publisher import TEARDOWN_HUNG, load_frames  # noqa: E402  (the fixture's own loader)
-from node_process import start_discovered  # noqa: E402
+from kitti_rig_publisher import NODE_NOT_DISCOVERED, TEARDOWN_HUNG, load_frames  # noqa: E402  (the fixture's loader)
+from node_process import run_discovering_publisher, start_discovered  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -103,21 +102,17 @@ def run_node(kitti_root: Path, tmp_path: Path, domain: int, scenario: str, frame
                                         log_path, executor, subscriptions)
         publisher_args = [sys.executable, str(PUBLISHER), "--data", str(kitti_root), "--frames", str(frames),
                           "--scenario", scenario, "--rate", str(rate_hz)] + (["--radar"] if radar else [])
-        publisher = subprocess.Popen(publisher_args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 120
-        while publisher.poll() is None and time.monotonic() < deadline:
-            executor.spin_once(timeout_sec=0.05)
+        returncode, out, err = run_discovering_publisher(publisher_args, executor, NODE_NOT_DISCOVERED)
         settle_until_counters_rest(executor, diagnostics)
-        out, err = publisher.communicate(timeout=30)
         manifest = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
         assert len(manifest) == frames, err  # every sweep went out
-        if publisher.returncode != 0 and TEARDOWN_HUNG in err:
+        if returncode != 0 and TEARDOWN_HUNG in err:
             # the fixture's own DDS teardown hung after its last frame was acknowledged:
             # not the node's doing; remove what the aborted process left in /dev/shm
             clean_zombie_shm()
             warnings.warn(f"rig publisher hung in its DDS teardown:\n{err}", stacklevel=1)
         else:
-            assert publisher.returncode == 0, err
+            assert returncode == 0, err
     finally:
         alive = node_process is not None and node_process.poll() is None
         if node_process is not None:
