@@ -70,14 +70,18 @@ _STRINGS = ParameterType.PARAMETER_STRING_ARRAY
 
 PARAMETERS = COMMON_PARAMETERS + (
     ParameterSpec("method", NODE_DEFAULTS["method"], "Completion method (registry name, e.g. classical, ip_basic)."),
-    ParameterSpec("weights", NODE_DEFAULTS["weights"], "Checkpoint file for learned methods ('' = the shipped one or none)."),
+    ParameterSpec("weights", NODE_DEFAULTS["weights"],
+                  "Checkpoint file for learned methods ('' = the shipped one or none)."),
     ParameterSpec("warm_up_size", [1242, 375], "Image width and height the method is warmed up with at start-up "
                   "(the first frame of another size warms it up again); [] = no warm-up.",
                   array_type=ParameterType.PARAMETER_INTEGER_ARRAY, runtime=False),
-    ParameterSpec("device", NODE_DEFAULTS["device"], "Compute device: auto = CUDA when available, else CPU.", choices=("auto", "cpu", "cuda")),
-    ParameterSpec("backend", NODE_DEFAULTS["backend"], "Learned method: auto = onnxruntime on the CPU (about 2x faster there), torch "
+    ParameterSpec("device", NODE_DEFAULTS["device"],
+                  "Compute device: auto = CUDA when available, else CPU.", choices=("auto", "cpu", "cuda")),
+    ParameterSpec("backend", NODE_DEFAULTS["backend"],
+                  "Learned method: auto = onnxruntime on the CPU (about 2x faster there), torch "
                   "on CUDA; or torch / onnxruntime.", choices=LEARNED_BACKENDS),
-    ParameterSpec("precision", NODE_DEFAULTS["precision"], "Learned methods: auto = fp16 autocast on CUDA, fp32 on the CPU; fp32 = always.",
+    ParameterSpec("precision", NODE_DEFAULTS["precision"],
+                  "Learned methods: auto = fp16 autocast on CUDA, fp32 on the CPU; fp32 = always.",
                   choices=("auto", "fp32")),
     ParameterSpec("latency_budget_ms", 0.0, f"Answer a set with '{DEFAULT_METHOD}' when the method would finish it "
                   "later than this after its stamp (its recent inference time says so), instead of falling behind; "
@@ -91,16 +95,22 @@ PARAMETERS = COMMON_PARAMETERS + (
     ParameterSpec("image_is_rectified", True, "Images are rectified (project with R, P) or raw (K, D).", runtime=False),
     ParameterSpec("occlusion_window", 0, "Drop LiDAR points hidden behind nearer ones in this pixel window (0 = off, odd).",
                   0, 31),
-    ParameterSpec("use_lidar", NODE_DEFAULTS["use_lidar"], "Subscribe to lidar/points, one output per sweep; false = radar-camera rig "
-                  "without LiDAR, one output per image (needs use_radar and method radar).", runtime=False),
-    ParameterSpec("use_radar", NODE_DEFAULTS["use_radar"], "Subscribe to radar/points and attach radar when in time.", runtime=False),
-    ParameterSpec("without_radar", NODE_DEFAULTS["without_radar"], "Method radar, no radar in view: camera = the network from the image "
+    ParameterSpec("use_lidar", NODE_DEFAULTS["use_lidar"],
+                  "Subscribe to lidar/points, one output per sweep; false = radar-camera rig "
+                  "without LiDAR, one output per image (needs use_radar and a radar method: radar, "
+                  "radar_geometric).", runtime=False),
+    ParameterSpec("use_radar", NODE_DEFAULTS["use_radar"],
+                  "Subscribe to radar/points and attach radar when in time.", runtime=False),
+    ParameterSpec("without_radar", NODE_DEFAULTS["without_radar"],
+                  "Method radar, no radar in view: camera = the network from the image "
                   "alone, lidar = the classical fill of the LiDAR points (when there are any).",
                   choices=WITHOUT_RADAR_CHOICES),
-    ParameterSpec("camera_height", NODE_DEFAULTS["camera_height"], "Radar methods: camera height above the road, metres (the flat road that "
+    ParameterSpec("camera_height", NODE_DEFAULTS["camera_height"],
+                  "Radar methods: camera height above the road, metres (the flat road that "
                   "cuts the radar columns); 0 = the rig the network was trained on (nuScenes CAM_FRONT, 1.51 m).",
                   0.0, 10.0),
-    ParameterSpec("camera_pitch_deg", NODE_DEFAULTS["camera_pitch_deg"], "Radar methods: downward pitch of the camera's optical axis, degrees.",
+    ParameterSpec("camera_pitch_deg", NODE_DEFAULTS["camera_pitch_deg"],
+                  "Radar methods: downward pitch of the camera's optical axis, degrees.",
                   -30.0, 30.0),
     ParameterSpec("radar_fields", ["x", "y", "z", "rcs", "vx", "vy"],
                   "Radar PointCloud2 field names for x, y, z, rcs, vx, vy (drivers differ).",
