@@ -162,7 +162,6 @@ def road_geometry(params: Mapping[str, object], height_m: float = DEFAULT_CAMERA
     return height, pitch
 
 
-
 @dataclass
 class RadarGeometric:
     """The no-learning radar-camera baseline: each radar return's depth stretched over its

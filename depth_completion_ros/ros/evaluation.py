@@ -368,14 +368,15 @@ def evaluate_offline(bag_path: str | Path, options: EvalOptions, pictures_dir: P
                         options.topic_types)
             run = _OfflineRun(bag, options, result, pictures_dir)
             topics = [*options.input_topics, *([options.gt_depth] if options.gt_depth else []), *options.occupancy_topics]
-            pivots_total = bag.topics[options.pivot][1]
+            pivot = options.pivot
+            pivots_total = bag.topics[pivot][1]
             progress = tqdm(total=pivots_total, desc=f"{bag.path.name} (offline)", unit="sweep",
                             leave=False, disable=None)
             pivots_read = 0
             try:
                 for message in bag.messages(topics):
-                    pivots_read += message.topic == options.pivot
-                    progress.update(message.topic == options.pivot)
+                    pivots_read += message.topic == pivot
+                    progress.update(message.topic == pivot)
                     run.feed(message.topic, message.stamp_ns, message.msg)
                     run.flush(message.log_time_ns)
                     if options.max_frames is not None and run.frames >= options.max_frames:
