@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 
 import pytest
 import rclpy
@@ -27,13 +28,21 @@ def test_replay_forwards_cdr_bytes_and_publishes_clock(sim_bag, ros_domain_id):
         node.create_subscription(Clock, "/clock", clocks.append, 10)
         executor = rclpy.executors.SingleThreadedExecutor(context=context)
         executor.add_node(node)
-        replay = subprocess.Popen([sys.executable, "-m", "depth_completion_ros.cli.main", "replay", str(sim_bag),
-                                   "--topics", "/lidar/points", "--wait", "30", "--rate", "2"],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 90
-        while (replay.poll() is None or len(clouds) < 6) and time.monotonic() < deadline:
-            executor.spin_once(timeout_sec=0.05)
-        out, err = replay.communicate(timeout=30)
+        for attempt in (1, 2):
+            clouds.clear()
+            clocks.clear()
+            replay = subprocess.Popen([sys.executable, "-m", "depth_completion_ros.cli.main", "replay", str(sim_bag),
+                                       "--topics", "/lidar/points", "--wait", "30", "--rate", "2"],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            deadline = time.monotonic() + 90
+            while (replay.poll() is None or len(clouds) < 6) and time.monotonic() < deadline:
+                executor.spin_once(timeout_sec=0.05)
+            out, err = replay.communicate(timeout=30)
+            if clocks or not clouds or attempt == 2:
+                break
+            # --wait waits for the replayed topics' subscribers, not /clock's (nobody may listen to it):
+            # once in CI Fast DDS matched this /clock subscription only after the 3 s replay had ended
+            warnings.warn("the /clock subscription was matched after the replay; replaying once more", stacklevel=1)
         node.destroy_node()
     finally:
         rclpy.shutdown(context=context)
