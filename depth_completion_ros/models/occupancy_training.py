@@ -9,8 +9,8 @@ The YAML config has four sections (see ``config/train/occupancy_cpu.yaml``):
 
 The loop is the completion trainer's (:mod:`.train`: ``setup_distributed`` / ``LOCAL_RANK``
 (each DDP rank on its own GPU), ``epoch_batches`` (warm-up + cosine learning rate, batches
-on the device), ``optimizer_step`` with AMP on CUDA, clipping and the EMA; :mod:`.checkpoint`'s atomic ``weights_only``
-format, kind ``occdepth``). ``out_dir/occdepth_last.pt`` (with the optimizer and raw
+on the device), ``optimizer_step`` with AMP on CUDA, clipping and the EMA; :mod:`.checkpoint`'s
+atomic ``weights_only`` format, kind ``occdepth``). ``out_dir/occdepth_last.pt`` (with the optimizer and raw
 weights, for ``--resume``) is written every epoch, ``out_dir/occdepth.pt`` (the shipped
 file: EMA weights alone) at the best validation IoU.
 """
