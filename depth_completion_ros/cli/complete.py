@@ -124,5 +124,8 @@ def write_confidence_png(path: Path, confidence) -> None:
     import cv2
     import numpy as np
 
-    if not cv2.imwrite(str(path), np.round(np.clip(confidence, 0.0, 1.0) * 65535.0).astype(np.uint16)):
+    from depth_completion_ros.datasets.kitti import PNG_WRITE_OPTIONS
+
+    if not cv2.imwrite(str(path), np.round(np.clip(confidence, 0.0, 1.0) * 65535.0).astype(np.uint16),
+                       PNG_WRITE_OPTIONS):
         raise OSError(f"{path}: could not write the PNG (does the folder exist and is it writable?)")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from depth_completion_ros.cli.allocator import keep_freed_memory
 from depth_completion_ros.cli.exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
 from depth_completion_ros.cli.timing import frame_timing_summary
 from depth_completion_ros.errors import BadInputError
@@ -46,6 +47,7 @@ def run_frames(frames: Sequence[Frame], process: Callable[[Frame], tuple[float, 
     """
     from tqdm import tqdm
 
+    keep_freed_memory()
     run, stop = FrameRun(), threading.Event()
     handlers = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

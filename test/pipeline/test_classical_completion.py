@@ -9,7 +9,7 @@ from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.pipeline.classical import (
     ClassicalParams,
     _carry,
-    _interpolate_columns,
+    _fill_columns,
     classical_fill,
     distance_confidence,
 )
@@ -103,19 +103,19 @@ def test_confidence_drops_at_depth_discontinuities():
 
 def _nearest_rows(valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Reference: each pixel's row of the last measurement at or above and the first at or
-    below (the column's first / last beyond them; rows 0 / H - 1 in an empty column)."""
+    below (the column's first / last beyond them; row 0 in an empty column)."""
     height = valid.shape[0]
     rows = np.arange(height)[:, None]
     above = np.maximum.accumulate(np.where(valid, rows, -1), axis=0)
     below = np.minimum.accumulate(np.where(valid, rows, height)[::-1], axis=0)[::-1]
     any_valid = valid.any(axis=0)
     first = np.where(any_valid, np.argmax(valid, axis=0), 0)
-    last = np.where(any_valid, height - 1 - np.argmax(valid[::-1], axis=0), height - 1)
+    last = np.where(any_valid, height - 1 - np.argmax(valid[::-1], axis=0), 0)
     return np.where(above < 0, first, above), np.where(below >= height, last, below)
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_compiled_column_fill_matches_the_numpy_definition(seed):
+def test_column_fill_matches_its_definition(seed):
     rng = np.random.default_rng(seed)
     height, width = int(rng.integers(1, 50)), int(rng.integers(1, 70))
     inv = np.where(rng.random((height, width)) < rng.uniform(0, 0.3), rng.uniform(0.01, 1, (height, width)),
@@ -127,7 +127,7 @@ def test_compiled_column_fill_matches_the_numpy_definition(seed):
     assert np.array_equal(inv_below, np.take_along_axis(inv, below, 0))
     rows = np.arange(height, dtype=np.float32)[:, None]
     blend = inv_above + (rows - row_above) / np.maximum(row_below - row_above, 1) * (inv_below - inv_above)
-    assert np.array_equal(_interpolate_columns(inv), blend)  # bit for bit: the same float32 arithmetic
+    assert np.array_equal(_fill_columns(inv, None, ClassicalParams()), blend)
 
 
 def test_confidence_false_skips_the_confidence_and_keeps_the_depth():
