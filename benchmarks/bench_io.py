@@ -12,11 +12,12 @@ import numpy as np
 from common import median_ms, print_header, shared_data
 
 from depth_completion_ros.datasets.kitti import read_velodyne_bin
+from depth_completion_ros.datasets.messages import image_to_numpy, pointcloud2_to_xyz
 from depth_completion_ros.geometry.camera import CameraModel
 from depth_completion_ros.geometry.kitti_calib import load_object_calib
 from depth_completion_ros.geometry.projection import points_to_sparse_depth
-from depth_completion_ros.ros.image import image_to_numpy, numpy_to_image
-from depth_completion_ros.ros.pointcloud import pointcloud2_to_xyz, xyz_to_pointcloud2
+from depth_completion_ros.ros.image import numpy_to_image
+from depth_completion_ros.ros.pointcloud import xyz_to_pointcloud2
 
 
 def load_scan_and_camera() -> tuple[np.ndarray, CameraModel, np.ndarray | None, str]:

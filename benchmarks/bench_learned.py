@@ -41,8 +41,8 @@ from depth_completion_ros.eval.metrics import DepthRange, MetricAccumulator  # n
 from depth_completion_ros.geometry.camera import CameraModel  # noqa: E402
 from depth_completion_ros.models.checkpoint import load_model  # noqa: E402
 from depth_completion_ros.models.inference import OnnxRunner, TorchRunner, export_onnx  # noqa: E402
-from depth_completion_ros.models.train_data import evaluation_input  # noqa: E402
-from depth_completion_ros.models.training_cache import CachedFrame, cache_files  # noqa: E402
+from depth_completion_ros.training.samples import evaluation_input  # noqa: E402
+from depth_completion_ros.datasets.cached_frame import CachedFrame, cache_files  # noqa: E402
 from depth_completion_ros.pipeline.classical import classical_fill  # noqa: E402
 from depth_completion_ros.pipeline.engine import CompletionEngine, describe_device  # noqa: E402
 from depth_completion_ros.pipeline.learned import SHIPPED_COMPLETION  # noqa: E402

@@ -49,8 +49,8 @@ from depth_completion_ros.datasets.nuscenes_protocol import radar_like_frames  #
 from depth_completion_ros.datasets.shared_data import find_shared_data  # noqa: E402
 from depth_completion_ros.eval.metrics import DepthRange, MetricAccumulator  # noqa: E402
 from depth_completion_ros.models.radar_input import radar_depth_image  # noqa: E402
-from depth_completion_ros.models.train_data import radar_evaluation_input  # noqa: E402
-from depth_completion_ros.models.training_cache import CachedFrame, cache_files  # noqa: E402
+from depth_completion_ros.training.samples import radar_evaluation_input  # noqa: E402
+from depth_completion_ros.datasets.cached_frame import CachedFrame, cache_files  # noqa: E402
 from depth_completion_ros.pipeline.engine import CompletionEngine, describe_device  # noqa: E402
 from depth_completion_ros.pipeline.radar import SHIPPED_RADAR  # noqa: E402
 

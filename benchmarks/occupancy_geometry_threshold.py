@@ -4,7 +4,7 @@ Scores the network at several thresholds against ``sgbm`` on the simulator valid
 (``val_cache`` of the training config) and on RADIATE's real pairs that the network never
 trained on and that are not held out: every *trainable* pair for a network trained on the
 simulator only, else the last
-:data:`~depth_completion_ros.models.occupancy_geometry_training.REAL_VALIDATION_PAIRS`
+:data:`~depth_completion_ros.training.occupancy_geometry.REAL_VALIDATION_PAIRS`
 trainable pairs, and prints IoU / precision / recall
 and the chosen threshold: the best real IoU whose precision stays at or above ``sgbm``'s on
 both sets. The RADIATE held-out pairs are never read. ``--ship FILE`` writes the weights a
@@ -37,7 +37,7 @@ from depth_completion_ros.models.occupancy_geometry import (
     occupancy_state,
     predict_logits,
 )
-from depth_completion_ros.models.occupancy_geometry_training import build_radiate_cache, load_samples, sample_features
+from depth_completion_ros.training.occupancy_geometry import build_radiate_cache, load_samples, sample_features
 
 THRESHOLDS = (-3.0, -2.5, -2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5)
 

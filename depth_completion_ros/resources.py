@@ -14,13 +14,10 @@ def share_dir() -> Path:
     this module, then the repository root of a development checkout.
     """
     try:
-        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+        from ament_index_python.packages import get_package_share_directory
 
-        try:
-            return Path(get_package_share_directory(PACKAGE))
-        except PackageNotFoundError:
-            pass
-    except ImportError:
+        return Path(get_package_share_directory(PACKAGE))
+    except (ImportError, LookupError, OSError):  # no ament, package unknown to it, AMENT_PREFIX_PATH unset
         pass
     here = Path(__file__).resolve().parent  # <prefix>/lib/python3.X/site-packages/<package>
     candidates = [here.parent]

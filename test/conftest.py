@@ -95,3 +95,15 @@ def sim_bag(tmp_path_factory, small_rig_file) -> Path:
                     "--frames", "6", "--seed", "11", "--rig", str(rig), "--out", str(bag)],
                    check=True, capture_output=True, timeout=600)
     return bag
+
+
+ROS_MODULES = frozenset({
+    "rclpy", "rosidl_runtime_py", "rosidl_parser", "rpyutils", "rmw_implementation", "ament_index_python", "launch",
+    "launch_ros", "message_filters", "cv_bridge", "tf2_ros", "rosbag2_py", "builtin_interfaces", "sensor_msgs",
+    "std_msgs", "geometry_msgs", "visualization_msgs", "nav_msgs", "stereo_msgs", "diagnostic_msgs"})
+
+
+@pytest.fixture(scope="session")
+def ros_modules() -> frozenset[str]:
+    """Top-level names of the ROS 2 packages (what a machine without ROS cannot import)."""
+    return ROS_MODULES

@@ -8,7 +8,7 @@ import pytest
 
 from depth_completion_ros.config_files import check_mapping, load_yaml, ros_parameters
 from depth_completion_ros.errors import BadInputError
-from depth_completion_ros.models.train import TrainConfig
+from depth_completion_ros.training.completion import TrainConfig
 
 STAGE = "stages: [{name: s1, kind: completion, epochs: 2}]\nout: o\ncache: c\n"
 

@@ -35,7 +35,8 @@ def _step(number: int, text: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from depth_completion_ros.cli.main import main as dcr
     from depth_completion_ros.eval.report import summary_table, write_report
-    from depth_completion_ros.ros.evaluation import EvalOptions, evaluate_live
+    from depth_completion_ros.eval.bag_evaluation import EvalOptions
+    from depth_completion_ros.ros.live_evaluation import evaluate_live
 
     start = time.monotonic()
     bag = args.out / "sim_bag"

@@ -66,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from_args(args: argparse.Namespace):
-    from depth_completion_ros.ros.evaluation import EvalOptions, load_grid, load_node_params
+    from depth_completion_ros.eval.bag_evaluation import EvalOptions, load_grid, load_node_params
 
     params = load_node_params(args.config)
     methods = tuple(m for m in (args.methods or str(params.get("method", "classical"))).split(",") if m)
@@ -87,9 +87,9 @@ def options_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from depth_completion_ros.eval.bag_evaluation import evaluate_offline
     from depth_completion_ros.eval.report import summary_table, write_report
     from depth_completion_ros.eval.results import EvaluationResult
-    from depth_completion_ros.ros import evaluation
 
     try:
         options = options_from_args(args)
@@ -109,10 +109,12 @@ def run(args: argparse.Namespace) -> int:
         try:
             for bag in _progress(args.bags):
                 try:
-                    if args.mode == "live":
-                        result.merge(evaluation.evaluate_live(bag, options, args.out / "live", args.rate, pictures))
+                    if args.mode == "live":  # the only path that needs ROS
+                        from depth_completion_ros.ros.live_evaluation import evaluate_live
+
+                        result.merge(evaluate_live(bag, options, args.out / "live", args.rate, pictures))
                     else:
-                        result.merge(evaluation.evaluate_offline(bag, options, pictures))
+                        result.merge(evaluate_offline(bag, options, pictures))
                 except Exception as error:  # one broken recording must not lose the others' report
                     result.add_problem(f"{bag}: evaluation failed: {error!r}")
                 if result.interrupted:  # offline evaluation stopped part-way and returned what it scored

@@ -16,7 +16,7 @@ from depth_completion_ros.eval.results import EvaluationResult
 
 
 def _evaluate(bag: str, options, pictures: str) -> EvaluationResult:
-    from depth_completion_ros.ros.evaluation import evaluate_offline
+    from depth_completion_ros.eval.bag_evaluation import evaluate_offline
 
     return evaluate_offline(bag, options, Path(pictures) / Path(bag).stem)
 

@@ -93,7 +93,7 @@ def load_tum_frame(folder: Path):
 def _cache(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from depth_completion_ros.models.training_cache import build_cache
+    from depth_completion_ros.training.cache import build_cache
 
     rgbd = [load_tum_frame(folder) for folder in args.tum_rgbd]
     total = args.frames + len(rgbd) * args.rgbd_variants
@@ -114,7 +114,7 @@ def _cache(args: argparse.Namespace) -> int:
 
 
 def _completion(args: argparse.Namespace) -> int:
-    from depth_completion_ros.models.train import TrainConfig, train
+    from depth_completion_ros.training.completion import TrainConfig, train
     from depth_completion_ros.pipeline.classical import classical_fill
 
     config = TrainConfig.load(args.config)
@@ -125,7 +125,7 @@ def _completion(args: argparse.Namespace) -> int:
 
 
 def _occupancy(args: argparse.Namespace) -> int:
-    from depth_completion_ros.models.occupancy_training import load_train_config, train_occupancy
+    from depth_completion_ros.training.occupancy import load_train_config, train_occupancy
 
     config = load_train_config(args.config)
     trainer = dict(config.get("trainer") or {})
@@ -141,7 +141,7 @@ def _occupancy(args: argparse.Namespace) -> int:
 
 
 def _occupancy_geometry(args: argparse.Namespace) -> int:
-    from depth_completion_ros.models.occupancy_geometry_training import GeometryTrainConfig, train_geometry
+    from depth_completion_ros.training.occupancy_geometry import GeometryTrainConfig, train_geometry
 
     path = train_geometry(GeometryTrainConfig.load(args.config, epochs=args.epochs,
                                                           max_minutes=args.max_minutes), args.device, args.resume,

@@ -28,8 +28,7 @@ from rosbags.typesys import Stores, get_typestore
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.geometry.camera import CameraModel
 from depth_completion_ros.geometry.transforms import xyz_quat_from_transform
-from depth_completion_ros.geometry.voxels import FREE, OCCUPIED, UNKNOWN
-from depth_completion_ros.sim.occupancy import OccupancyGroundTruth, touches
+from depth_completion_ros.geometry.voxels import FREE, OCCUPIED, UNKNOWN, OccupancyGroundTruth, touches
 
 TF_STATIC_TOPIC = "/tf_static"
 LIDAR_DTYPE = np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("intensity", "<f4"), ("ring", "<u2")])

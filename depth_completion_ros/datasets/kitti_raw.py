@@ -20,7 +20,7 @@ a trainer validates on), the last :data:`VALIDATION_FRAMES` (``validation``) are
 trained or tuned on.
 
 :func:`cached_frame` turns a frame into a training
-:class:`~depth_completion_ros.models.training_cache.CachedFrame` (``dcr train cache --kitti-raw``).
+:class:`~depth_completion_ros.datasets.cached_frame.CachedFrame` (``dcr train cache --kitti-raw``).
 
 Densities (:data:`DENSITIES`): the input is every 8th / 4th / 2nd ring (an 8-, 16-, 32-beam
 LiDAR) or every second point in firing order (``half``); the ground truth is the other
@@ -105,7 +105,7 @@ def build_raw_protocol(root: str | Path, density: str, split: str = "validation"
 
 
 def cached_frame(root: str | Path, stem: str):
-    """Frame ``stem`` as a training :class:`~depth_completion_ros.models.training_cache.CachedFrame`.
+    """Frame ``stem`` as a training :class:`~depth_completion_ros.datasets.cached_frame.CachedFrame`.
 
     ``rgb`` the whole 1242x375 image; ``points`` the scan in camera 2's rectified optical
     frame (in front of it), ``ring`` KITTI's scan order (0 = top beam, unlike the
@@ -121,7 +121,7 @@ def cached_frame(root: str | Path, stem: str):
     from depth_completion_ros.datasets.ring_protocol import split_input_and_ground_truth
     from depth_completion_ros.geometry.kitti_calib import camera_in_own_frame
     from depth_completion_ros.geometry.transforms import transform_points
-    from depth_completion_ros.models.training_cache import CachedFrame
+    from depth_completion_ros.datasets.cached_frame import CachedFrame
 
     root = Path(root)
     scan_path = root / "velodyne_points" / "data" / f"{stem}.bin"

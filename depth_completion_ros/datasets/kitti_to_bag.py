@@ -74,8 +74,7 @@ from depth_completion_ros.geometry.kitti_calib import (
     read_calib_file,
 )
 from depth_completion_ros.geometry.transforms import invert_transform, make_transform, validate_transform
-from depth_completion_ros.geometry.voxels import VoxelGrid
-from depth_completion_ros.sim.occupancy import OccupancyGroundTruth
+from depth_completion_ros.geometry.voxels import OccupancyGroundTruth, VoxelGrid
 
 ODOMETRY_EPOCH_NS = 1_700_000_000 * 10**9  # odometry times start at 0 s; ROS reads stamp 0 as "unset"
 BASE_FRAME = "base_link"

@@ -32,10 +32,9 @@ from depth_completion_ros.datasets.radiate import (
 )
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.geometry.transforms import compose
-from depth_completion_ros.geometry.voxels import OCCUPIED, UNKNOWN, VoxelGrid
+from depth_completion_ros.geometry.voxels import OCCUPIED, UNKNOWN, OccupancyGroundTruth, VoxelGrid
 from depth_completion_ros.pipeline.occupancy import insert_points
 from depth_completion_ros.pipeline.occupancy_methods import StereoFrame
-from depth_completion_ros.sim.occupancy import OccupancyGroundTruth
 
 TARGET_LABEL = 1  # class-less occupied voxel (scored for completion only; SemanticKITTI counting)
 

@@ -173,3 +173,36 @@ def voxels_in_view(grid: VoxelGrid, camera: CameraModel, T_camera_grid: np.ndarr
         inside = (depth > 0) & (uv[:, 0] >= -0.5) & (uv[:, 0] < model.width - 0.5)
         inside &= (uv[:, 1] >= -0.5) & (uv[:, 1] < model.height - 0.5)
     return inside.reshape(grid.shape)
+
+
+@dataclass(frozen=True)
+class OccupancyGroundTruth:
+    """Ground-truth occupancy of a :class:`VoxelGrid`.
+
+    Attributes:
+        grid: the grid geometry (frame: the LiDAR frame by default).
+        labels: (nx, ny, nz) uint16 class id per voxel, 0 = empty (includes hidden voxels).
+        invalid: (nx, ny, nz) bool, True where no sensor observes the voxel.
+    """
+
+    grid: VoxelGrid
+    labels: np.ndarray
+    invalid: np.ndarray
+
+    @property
+    def state(self) -> np.ndarray:
+        """(nx, ny, nz) uint8: UNKNOWN where invalid, else OCCUPIED or FREE."""
+        state = np.where(self.labels > 0, np.uint8(OCCUPIED), np.uint8(FREE))
+        return np.where(self.invalid, np.uint8(UNKNOWN), state).astype(np.uint8)
+
+
+def touches(mask: np.ndarray) -> np.ndarray:
+    """(nx, ny, nz) bool: voxels with a 6-neighbour in ``mask``."""
+    out = np.zeros_like(mask)
+    for axis in range(3):
+        lo = [slice(None)] * 3
+        hi = [slice(None)] * 3
+        lo[axis], hi[axis] = slice(None, -1), slice(1, None)
+        out[tuple(lo)] |= mask[tuple(hi)]
+        out[tuple(hi)] |= mask[tuple(lo)]
+    return out

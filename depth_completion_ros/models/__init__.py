@@ -1,1 +1,1 @@
-"""Torch models, losses and training loops."""
+"""Torch models, losses, checkpoints and inference."""

@@ -45,6 +45,7 @@ from torch import nn
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.geometry.camera import CameraModel
 from depth_completion_ros.geometry.projection import depth_to_points
+from depth_completion_ros.geometry.rays import camera_centre, depth_rays
 from depth_completion_ros.geometry.transforms import invert_transform, transform_points
 from depth_completion_ros.geometry.voxels import FREE, OCCUPIED, UNKNOWN, VoxelGrid, voxels_in_view
 
@@ -212,8 +213,6 @@ def build_geometry_net(config: GeometryNetConfig = GeometryNetConfig()) -> nn.Mo
 def hit_counts(depth: np.ndarray, camera: CameraModel, T_grid_camera: np.ndarray, grid: VoxelGrid,
                max_range: float | None = None) -> np.ndarray:
     """(X, Y, Z) int64: the SGBM depth pixels (within ``max_range`` of the camera) per voxel."""
-    from depth_completion_ros.pipeline.occupancy import depth_rays
-
     rays = depth_rays(depth, camera, T_grid_camera)
     return point_hits(rays.points, rays.origin, grid, max_range)
 
@@ -256,8 +255,6 @@ def rig_features(camera: CameraModel, T_grid_camera: np.ndarray, grid: VoxelGrid
 
     ``focal_baseline``: ``f B`` in px m (default: 40, a ZED-like rig, when unknown).
     """
-    from depth_completion_ros.pipeline.occupancy import camera_centre  # the one camera-centre rule
-
     cam = camera.image_model()
     T = np.asarray(T_grid_camera, np.float64)
     fb = float(focal_baseline) if focal_baseline else 40.0

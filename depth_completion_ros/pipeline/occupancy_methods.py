@@ -21,10 +21,11 @@ import torch
 
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.geometry.camera import CameraModel
+from depth_completion_ros.geometry.rays import DepthRays, depth_rays
 from depth_completion_ros.geometry.transforms import invert_transform
 from depth_completion_ros.geometry.voxels import FREE, OCCUPIED, UNKNOWN, VoxelGrid, voxels_in_view
 from depth_completion_ros.pipeline.engine import resolve_device
-from depth_completion_ros.pipeline.occupancy import DepthRays, depth_rays, insert_points
+from depth_completion_ros.pipeline.occupancy import insert_points
 from depth_completion_ros.stereo.disparity import Disparity
 from depth_completion_ros.stereo.matching import StereoParams, compute_disparity
 

@@ -54,7 +54,7 @@ from depth_completion_ros.pipeline.radar import WITHOUT_RADAR_CHOICES
 from depth_completion_ros.pipeline.sync import MatchedSet, SyncConfig
 from depth_completion_ros.ros.camera_info import model_to_camera_info
 from depth_completion_ros.ros.extrinsics import ExtrinsicsSource, extrinsics_from_parameters
-from depth_completion_ros.ros.frames import depth_frame_from_messages
+from depth_completion_ros.pipeline.message_frames import depth_frame_from_messages
 from depth_completion_ros.ros.image import depth_to_image, numpy_to_image
 from depth_completion_ros.ros.parameters import ParameterSpec
 from depth_completion_ros.ros.pointcloud import xyz_to_pointcloud2

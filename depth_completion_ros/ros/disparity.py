@@ -10,8 +10,9 @@ import numpy as np
 from sensor_msgs.msg import RegionOfInterest as RoiMsg
 from stereo_msgs.msg import DisparityImage
 
+from depth_completion_ros.datasets.messages import image_to_numpy
 from depth_completion_ros.errors import BadInputError
-from depth_completion_ros.ros.image import image_to_numpy, numpy_to_image
+from depth_completion_ros.ros.image import numpy_to_image
 from depth_completion_ros.ros.stamps import make_header
 from depth_completion_ros.stereo.disparity import Disparity
 

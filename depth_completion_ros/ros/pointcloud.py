@@ -1,128 +1,16 @@
-"""``sensor_msgs/PointCloud2`` <-> numpy structured arrays without sensor_msgs_py.
-
-Fields are read by name into a structured dtype built from the message's ``PointField``
-list, so any layout works (padding, ``point_step``/``row_step``, organized clouds,
-big-endian data), with no per-point Python loop.
-"""
+"""numpy structured arrays -> ``sensor_msgs/PointCloud2`` without sensor_msgs_py (reading:
+:mod:`depth_completion_ros.datasets.messages`)."""
 
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib import recfunctions
 from sensor_msgs.msg import PointCloud2, PointField
 
+from depth_completion_ros.datasets.messages import POINTFIELD_DTYPES, XYZ
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.ros.stamps import make_header
 
-POINTFIELD_DTYPES: dict[int, np.dtype] = {
-    PointField.INT8: np.dtype(np.int8),
-    PointField.UINT8: np.dtype(np.uint8),
-    PointField.INT16: np.dtype(np.int16),
-    PointField.UINT16: np.dtype(np.uint16),
-    PointField.INT32: np.dtype(np.int32),
-    PointField.UINT32: np.dtype(np.uint32),
-    PointField.FLOAT32: np.dtype(np.float32),
-    PointField.FLOAT64: np.dtype(np.float64),
-}
 _DATATYPE_OF = {dtype: datatype for datatype, dtype in POINTFIELD_DTYPES.items()}
-XYZ = ("x", "y", "z")
-
-
-def pointcloud2_dtype(msg) -> np.dtype:
-    """Structured dtype (``itemsize = point_step``) described by a cloud's fields.
-
-    Raises:
-        BadInputError: unknown datatype, duplicate names, overlapping fields, or a field
-            past ``point_step``.
-    """
-    point_step = int(msg.point_step)
-    byte_order = ">" if msg.is_bigendian else "<"
-    names, formats, offsets, spans = [], [], [], []
-    for f in msg.fields:
-        if f.datatype not in POINTFIELD_DTYPES:
-            raise BadInputError(f"PointCloud2.fields['{f.name}'].datatype", f"unknown PointField datatype {f.datatype}")
-        if f.name in names:
-            raise BadInputError(f"PointCloud2.fields['{f.name}']", "duplicate field name")
-        base = POINTFIELD_DTYPES[f.datatype].newbyteorder(byte_order)
-        count = max(int(f.count), 1)  # some drivers write count 0 for scalars
-        names.append(f.name)
-        formats.append(base if count == 1 else np.dtype((base, (count,))))
-        offsets.append(int(f.offset))
-        spans.append((int(f.offset), int(f.offset) + base.itemsize * count, f.name))
-    spans.sort()
-    for (start_a, end_a, name_a), (start_b, _, name_b) in zip(spans, spans[1:]):
-        if start_b < end_a:
-            raise BadInputError(
-                f"PointCloud2.fields['{name_b}']", f"overlaps field '{name_a}' (bytes {start_a}-{end_a - 1})"
-            )
-    if spans and spans[-1][1] > point_step:
-        raise BadInputError(
-            f"PointCloud2.fields['{spans[-1][2]}']", f"ends at byte {spans[-1][1]}, past point_step {point_step}"
-        )
-    return np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": point_step})
-
-
-def pointcloud2_to_array(msg, skip_nonfinite: bool = False, keep_organized: bool = False) -> np.ndarray:
-    """Read a cloud into a structured array (a view of ``msg.data`` where possible).
-
-    Args:
-        skip_nonfinite: drop points whose x, y or z is NaN or Inf (flattens the cloud).
-        keep_organized: return (height, width) instead of (height * width,).
-
-    Returns:
-        Structured array with one field per PointField, in native byte order only if the
-        message was little-endian (use :func:`pointcloud2_to_xyz` for plain floats).
-
-    Raises:
-        BadInputError: bad fields, or a buffer length that disagrees with the layout.
-    """
-    dtype = pointcloud2_dtype(msg)
-    height, width = int(msg.height), int(msg.width)
-    point_step, row_step = int(msg.point_step), int(msg.row_step)
-    if row_step < width * point_step:
-        raise BadInputError(
-            "PointCloud2.row_step", f"{row_step} B is less than width x point_step = {width * point_step} B"
-        )
-    buffer = np.frombuffer(msg.data, dtype=np.uint8)
-    if buffer.size != row_step * height:
-        raise BadInputError(
-            "PointCloud2.data",
-            f"holds {buffer.size} B but height x row_step = {height} x {row_step} = {row_step * height} B "
-            "(truncated or corrupt message)",
-        )
-    if row_step == width * point_step:
-        points = buffer.view(dtype).reshape(height, width)
-    else:
-        points = buffer.reshape(height, row_step)[:, : width * point_step].view(dtype)
-    if skip_nonfinite:
-        _check_fields(dtype, XYZ)
-        finite = np.isfinite(points["x"]) & np.isfinite(points["y"]) & np.isfinite(points["z"])
-        return points[finite]
-    return points if keep_organized else points.reshape(-1)
-
-
-def _check_fields(dtype: np.dtype, names) -> None:
-    available = list(dtype.names or [])
-    for name in names:
-        if name not in available:
-            raise BadInputError("PointCloud2.fields", f"no '{name}' field; the cloud has {available}")
-        if dtype.fields[name][0].shape:
-            raise BadInputError(f"PointCloud2.fields['{name}']", "must have count 1")
-
-
-def select_fields(points: np.ndarray, names) -> np.ndarray:
-    """(N, len(names)) float32 copy of the named scalar fields, e.g. a driver's radar fields.
-
-    Raises:
-        BadInputError: a named field is missing or not a scalar, listing what the cloud has.
-    """
-    _check_fields(points.dtype, names)
-    return recfunctions.structured_to_unstructured(points[list(names)], dtype=np.float32)
-
-
-def pointcloud2_to_xyz(msg, skip_nonfinite: bool = True) -> np.ndarray:
-    """(N, 3) float32 x, y, z of a cloud (metres, in ``msg.header.frame_id``)."""
-    return select_fields(pointcloud2_to_array(msg, skip_nonfinite=skip_nonfinite), XYZ)
 
 
 def array_to_pointcloud2(points: np.ndarray, stamp_ns: int = 0, frame_id: str = "") -> PointCloud2:
@@ -201,7 +89,3 @@ def xyz_to_pointcloud2(
     return array_to_pointcloud2(points, stamp_ns, frame_id)
 
 
-def unpack_rgb(packed: np.ndarray) -> np.ndarray:
-    """(N, 3) uint8 colours from a PCL-style packed FLOAT32 (or UINT32) ``rgb`` field."""
-    bits = np.asarray(packed).astype("<f4").view("<u4")
-    return np.stack([(bits >> 16) & 255, (bits >> 8) & 255, bits & 255], axis=1).astype(np.uint8)

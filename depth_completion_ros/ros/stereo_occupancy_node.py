@@ -34,15 +34,15 @@ from std_msgs.msg import ColorRGBA
 from stereo_msgs.msg import DisparityImage
 from visualization_msgs.msg import Marker, MarkerArray
 
+from depth_completion_ros.datasets.messages import camera_info_to_model, image_to_depth, image_to_rgb
 from depth_completion_ros.geometry.voxels import VoxelGrid
 from depth_completion_ros.pipeline.engine import describe_device, resolve_device
 from depth_completion_ros.pipeline.occupancy import height_band_projection, insert_depth, occupied_voxels
 from depth_completion_ros.pipeline.occupancy_methods import SgbmOccupancy, StereoFrame, create_occupancy_method
 from depth_completion_ros.pipeline.sync import MatchedSet, SyncConfig
-from depth_completion_ros.ros.camera_info import camera_info_to_model
 from depth_completion_ros.ros.disparity import disparity_to_msg
 from depth_completion_ros.ros.extrinsics import ExtrinsicsSource, extrinsics_from_parameters
-from depth_completion_ros.ros.image import depth_to_image, image_to_depth, image_to_rgb
+from depth_completion_ros.ros.image import depth_to_image
 from depth_completion_ros.ros.parameters import ParameterSpec
 from depth_completion_ros.ros.pointcloud import array_to_pointcloud2
 from depth_completion_ros.ros.stamps import make_header, stamp_to_ns

@@ -21,37 +21,14 @@ observed), ``FREE`` (observed, empty) and ``OCCUPIED`` (observed, occupied).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from depth_completion_ros.geometry.camera import CameraModel, project
 from depth_completion_ros.geometry.transforms import compose, invert_transform, transform_points
-from depth_completion_ros.geometry.voxels import FREE, OCCUPIED, UNKNOWN, VoxelGrid
+from depth_completion_ros.geometry.voxels import FREE, OccupancyGroundTruth, VoxelGrid, touches
 from depth_completion_ros.sim.lidar import LidarModel
 from depth_completion_ros.sim.meshes import INSIDE_TOLERANCE, ConvexPart
 from depth_completion_ros.sim.world import WorldSnapshot
-
-
-@dataclass(frozen=True)
-class OccupancyGroundTruth:
-    """Ground-truth occupancy of a :class:`VoxelGrid`.
-
-    Attributes:
-        grid: the grid geometry (frame: the LiDAR frame by default).
-        labels: (nx, ny, nz) uint16 class id per voxel, 0 = empty (includes hidden voxels).
-        invalid: (nx, ny, nz) bool, True where no sensor observes the voxel.
-    """
-
-    grid: VoxelGrid
-    labels: np.ndarray
-    invalid: np.ndarray
-
-    @property
-    def state(self) -> np.ndarray:
-        """(nx, ny, nz) uint8: UNKNOWN where invalid, else OCCUPIED or FREE."""
-        state = np.where(self.labels > 0, np.uint8(OCCUPIED), np.uint8(FREE))
-        return np.where(self.invalid, np.uint8(UNKNOWN), state).astype(np.uint8)
 
 
 def voxelize_parts(parts: list[tuple[int, ConvexPart]], class_of: np.ndarray, grid: VoxelGrid,
@@ -151,15 +128,3 @@ def occupancy_ground_truth(snapshot: WorldSnapshot, grid: VoxelGrid, T_world_gri
     seen_free = seen_free.reshape(grid.shape)
     observed = seen_free | ((labels > 0) & touches(seen_free))
     return OccupancyGroundTruth(grid=grid, labels=labels, invalid=~observed)
-
-
-def touches(mask: np.ndarray) -> np.ndarray:
-    """(nx, ny, nz) bool: voxels with a 6-neighbour in ``mask``."""
-    out = np.zeros_like(mask)
-    for axis in range(3):
-        lo = [slice(None)] * 3
-        hi = [slice(None)] * 3
-        lo[axis], hi[axis] = slice(None, -1), slice(1, None)
-        out[tuple(lo)] |= mask[tuple(hi)]
-        out[tuple(hi)] |= mask[tuple(lo)]
-    return out

@@ -29,7 +29,7 @@ Point cloud layouts (little-endian, unpadded; read them by field name):
   observed voxels, 0 (UNKNOWN) for occupied voxels no sensor observes (SemanticKITTI
   "invalid"). Empty voxels are not listed, nor are solid interiors (occupied voxels
   whose 6 neighbours are all occupied), which keeps a frame near 1 MB instead of 10;
-  the full label grid is in :class:`~.occupancy.OccupancyGroundTruth`. The grid
+  the full label grid is in :class:`~depth_completion_ros.geometry.voxels.OccupancyGroundTruth`. The grid
   geometry is in ``sim_rig.yaml``.
 
 Beside the bag's ``metadata.yaml``, ``sim_rig.yaml`` records the rig: frame ids,

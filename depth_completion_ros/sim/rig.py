@@ -14,7 +14,6 @@ with the same rectified intrinsics.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -26,12 +25,11 @@ from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.geometry.camera import CameraModel
 from depth_completion_ros.geometry.transforms import compose, make_transform, parse_extrinsic
 from depth_completion_ros.geometry.voxels import VoxelGrid
+from depth_completion_ros.resources import share_dir
 from depth_completion_ros.sim.lidar import LidarModel
 from depth_completion_ros.sim.radar import RadarModel
 
 BUILTIN_RIGS = ("kitti", "nuscenes")
-_SOURCE_RIG_DIR = Path(__file__).resolve().parents[2] / "config" / "rigs"
-_INSTALLED_RIG_DIR = Path(sys.prefix) / "share" / "depth_completion_ros" / "config" / "rigs"
 
 
 @dataclass(frozen=True)
@@ -91,23 +89,12 @@ class Rig:
                 "lidar": self.T_base_lidar, "radar": self.T_base_radar}
 
 
-def _ament_rig_folder() -> Path | None:
-    """``share/depth_completion_ros/config/rigs`` of a colcon install, if ament knows the package."""
-    try:
-        from ament_index_python.packages import get_package_share_directory
-
-        return Path(get_package_share_directory("depth_completion_ros")) / "config" / "rigs"
-    except (ImportError, LookupError, OSError):  # no ament, package not installed, AMENT_PREFIX_PATH unset
-        return None
-
-
 def rig_config_path(name: str) -> Path:
-    """Path of a built-in rig's YAML: source checkout, then the ament share, then sys.prefix/share."""
-    folders = [f for f in (_SOURCE_RIG_DIR, _ament_rig_folder(), _INSTALLED_RIG_DIR) if f is not None]
-    for folder in folders:
-        if (folder / f"{name}.yaml").is_file():
-            return folder / f"{name}.yaml"
-    raise BadInputError("rig", f"built-in rig '{name}' not found in {', '.join(map(str, folders))}")
+    """Path of a built-in rig's YAML in the package's ``config/rigs`` (:func:`~depth_completion_ros.resources.share_dir`)."""
+    path = share_dir() / "config" / "rigs" / f"{name}.yaml"
+    if not path.is_file():
+        raise BadInputError("rig", f"built-in rig '{name}' not found: {path} is missing (reinstall the package)")
+    return path
 
 
 def load_rig(spec: str | Path | Mapping) -> Rig:

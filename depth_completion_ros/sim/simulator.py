@@ -24,9 +24,10 @@ import numpy as np
 
 from depth_completion_ros.geometry.camera import CameraModel
 from depth_completion_ros.geometry.transforms import compose, invert_transform
+from depth_completion_ros.geometry.voxels import OccupancyGroundTruth
 from depth_completion_ros.sim.camera import CameraImage, disparity_from_depth, render_camera
 from depth_completion_ros.sim.lidar import LidarScan, scan_lidar
-from depth_completion_ros.sim.occupancy import OccupancyGroundTruth, occupancy_ground_truth
+from depth_completion_ros.sim.occupancy import occupancy_ground_truth
 from depth_completion_ros.sim.radar import RadarScan, scan_radar
 from depth_completion_ros.sim.rig import Rig, load_rig
 from depth_completion_ros.sim.world import World, WorldSnapshot, generate_world

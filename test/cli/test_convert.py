@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from depth_completion_ros.cli.main import main
+from depth_completion_ros.datasets import messages as readers
 from depth_completion_ros.datasets.bag import Bag
 from depth_completion_ros.datasets.kitti import read_velodyne_bin
 from depth_completion_ros.datasets.kitti_protocol import ring_ids
@@ -22,9 +23,6 @@ from depth_completion_ros.geometry.kitti_calib import load_object_calib
 from depth_completion_ros.geometry.transforms import compose, invert_transform, xyz_quat_from_transform
 from depth_completion_ros.geometry.voxels import OCCUPIED, UNKNOWN, VoxelGrid
 
-pointcloud = pytest.importorskip("depth_completion_ros.ros.pointcloud")
-camera_info = pytest.importorskip("depth_completion_ros.ros.camera_info")
-ros_image = pytest.importorskip("depth_completion_ros.ros.image")
 
 REPO = Path(__file__).resolve().parents[2]
 FRAMES = 3
@@ -173,10 +171,10 @@ def test_kitti_raw_topics_counts_stamps_and_messages(raw_bag):
     gray = messages["/camera/gray/left/image_rect"][0].msg
     stored = cv2.imread(str(drive / "image_02" / "data" / "0000000000.png"))
     assert (left.encoding, gray.encoding) == ("rgb8", "mono8")
-    np.testing.assert_array_equal(ros_image.image_to_rgb(left), stored[:, :, ::-1])
-    assert ros_image.image_to_numpy(gray).shape == stored.shape[:2]
+    np.testing.assert_array_equal(readers.image_to_rgb(left), stored[:, :, ::-1])
+    assert readers.image_to_numpy(gray).shape == stored.shape[:2]
 
-    cloud = pointcloud.pointcloud2_to_array(messages["/lidar/points"][0].msg)
+    cloud = readers.pointcloud2_to_array(messages["/lidar/points"][0].msg)
     scan = read_velodyne_bin(drive / "velodyne_points" / "data" / "0000000000.bin").astype(np.float64)
     assert cloud.dtype.names == ("x", "y", "z", "intensity", "ring")
     np.testing.assert_array_equal(cloud["x"], scan[:, 0])
@@ -197,7 +195,7 @@ def test_kitti_raw_projection_through_bag_matches_the_calibration(raw_bag):
                                    (3, "/camera/right", "/camera/left")):
         info = messages[f"{namespace}/camera_info"][0].msg
         frame = messages[f"{left or namespace}/image_rect"][0].frame_id  # a right P takes its left camera's points
-        uv_bag, depth_bag = project(camera_info.camera_info_to_model(info), scan[:, :3], tree.lookup(frame, lidar_frame))
+        uv_bag, depth_bag = project(readers.camera_info_to_model(info), scan[:, :3], tree.lookup(frame, lidar_frame))
         uv, depth = project(calib.camera(index), scan[:, :3], calib.T_cam0_velo)
         inside = (depth > 1.0) & np.all((uv >= 0) & (uv < [info.width, info.height]), axis=1)
         if left is None:
@@ -244,7 +242,7 @@ def test_kitti_odometry_with_semantic_kitti_occupancy(tmp_path):
     assert stamps[0] % 10**9 == 0 and stamps[1] - stamps[0] == 103_684_000
     occupancy = messages["/occupancy/ground_truth"][0]
     assert occupancy.stamp_ns == stamps[0] and occupancy.frame_id == "velodyne"
-    cloud = pointcloud.pointcloud2_to_array(occupancy.msg)
+    cloud = readers.pointcloud2_to_array(occupancy.msg)
     assert cloud.dtype.names == ("x", "y", "z", "label", "state")
     grid = VoxelGrid()
     index = np.floor((np.stack([cloud["x"], cloud["y"], cloud["z"]], 1) - grid.origin) / grid.resolution).astype(int)
@@ -260,7 +258,7 @@ def test_kitti_odometry_with_semantic_kitti_occupancy(tmp_path):
     scan = read_velodyne_bin(sequence / "velodyne" / "000000.bin").astype(np.float64)
     info = messages["/camera/left/camera_info"][0].msg
     T = tree.lookup(messages["/camera/left/image_rect"][0].frame_id, "velodyne")
-    uv_bag, depth_bag = project(camera_info.camera_info_to_model(info), scan[:, :3], T)
+    uv_bag, depth_bag = project(readers.camera_info_to_model(info), scan[:, :3], T)
     uv, depth = project(calib.camera(2, info.width, info.height), scan[:, :3], calib.T_cam0_velo)
     inside = (depth > 1.0) & np.all((uv >= 0) & (uv < [info.width, info.height]), axis=1)
     np.testing.assert_allclose(uv_bag[inside], uv[inside], atol=1e-3)
@@ -418,12 +416,12 @@ def test_nuscenes_scene_topics_stamps_and_geometry(tmp_path):
     assert [m.stamp_ns for m in messages["/CAM_FRONT/camera_info"]] == [t0 - 35_000_000, t0 + 465_000_000]
     assert messages["/LIDAR_TOP"][0].frame_id == "lidar_top"
 
-    lidar = pointcloud.pointcloud2_to_array(messages["/LIDAR_TOP"][0].msg)
+    lidar = readers.pointcloud2_to_array(messages["/LIDAR_TOP"][0].msg)
     sample = shared_data("nuscenes_sample")
     points = np.fromfile(sample / truth["calib"]["lidar"]["file"], "<f4").reshape(-1, 5)
     np.testing.assert_array_equal(lidar["z"], points[:, 2])
     np.testing.assert_array_equal(lidar["ring"], points[:, 4].astype(np.uint16))
-    radar = pointcloud.pointcloud2_to_array(messages["/RADAR_FRONT"][1].msg)
+    radar = readers.pointcloud2_to_array(messages["/RADAR_FRONT"][1].msg)
     assert radar.dtype.names == RADAR_DTYPE.names
     for name in ("x", "rcs", "vx_comp", "id", "dyn_prop"):
         np.testing.assert_array_equal(radar[name], truth["radar"][1][name])
@@ -436,7 +434,7 @@ def test_nuscenes_scene_topics_stamps_and_geometry(tmp_path):
     T_camera_lidar = invert_transform(np.array(camera["cam2ego"])) @ np.array(truth["calib"]["lidar"]["lidar2ego"])
     np.testing.assert_allclose(T_bag, T_camera_lidar, atol=1e-6)
     np.testing.assert_allclose(T_bag[:3, :3], np.array(camera["lidar2cam"])[:3, :3], atol=2e-3)
-    model = camera_info.camera_info_to_model(messages["/CAM_FRONT/camera_info"][0].msg)
+    model = readers.camera_info_to_model(messages["/CAM_FRONT/camera_info"][0].msg)
     xyz = points[:, :3].astype(np.float64)
     uv_bag, depth_bag = project(model, xyz, T_bag)
     uv, depth = project(model.__class__(width=1600, height=900, K=camera["cam2img"]), xyz, T_camera_lidar)
@@ -444,7 +442,7 @@ def test_nuscenes_scene_topics_stamps_and_geometry(tmp_path):
     assert inside.sum() > 1000
     np.testing.assert_allclose(uv_bag[inside], uv[inside], atol=1e-3)
     np.testing.assert_allclose(depth_bag[inside], depth[inside], atol=1e-4)
-    rgb = ros_image.image_to_rgb(messages["/CAM_FRONT/image_rect"][0].msg)
+    rgb = readers.image_to_rgb(messages["/CAM_FRONT/image_rect"][0].msg)
     np.testing.assert_array_equal(rgb, cv2.imread(str(sample / camera["file"]))[:, :, ::-1])
 
 

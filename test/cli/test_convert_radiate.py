@@ -14,7 +14,6 @@ from depth_completion_ros.eval.occupancy import predicted_labels
 from depth_completion_ros.eval.radiate import occupancy_target, stereo_frame
 from depth_completion_ros.pipeline.occupancy_methods import create_occupancy_method
 
-pytest.importorskip("depth_completion_ros.ros.pointcloud")
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]

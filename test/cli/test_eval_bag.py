@@ -49,7 +49,7 @@ def copy_bag_without(source: Path, out: Path, drop_topics: set[str]) -> Path:
 def sparse_dots_on_the_rgb_panel(picture: Path, bag: Path, label_rows: int = 32) -> np.ndarray:
     """(N, 3) colours of the pixels where the depth picture's RGB panel (below its label)
     differs from the bag image it shows: the drawn LiDAR points."""
-    from depth_completion_ros.ros.image import image_to_rgb
+    from depth_completion_ros.datasets.messages import image_to_rgb
 
     with Bag(bag) as source:
         images = [image_to_rgb(m.msg) for m in source.messages(["/camera/left/image_rect"])]

@@ -325,7 +325,7 @@ def test_an_unexpected_error_names_the_log_holding_its_traceback(tmp_path, monke
 def test_an_interrupted_evaluation_reports_the_bags_it_finished(sim_bag, tmp_path, monkeypatch):
     from depth_completion_ros.cli import eval_bag
     from depth_completion_ros.cli.main import build_parser
-    from depth_completion_ros.ros import evaluation
+    from depth_completion_ros.eval import bag_evaluation as evaluation
 
     finished = evaluation.evaluate_offline
 

@@ -6,12 +6,11 @@ import pytest
 from depth_completion_ros.cli.main import main
 from depth_completion_ros.datasets.semantic_kitti import read_bits, read_labels
 from depth_completion_ros.eval.occupancy import write_odometry_sequence
-from depth_completion_ros.geometry.voxels import OCCUPIED, VoxelGrid
+from depth_completion_ros.geometry.voxels import OCCUPIED, VoxelGrid, touches
 from depth_completion_ros.models.checkpoint import save_checkpoint
 from depth_completion_ros.models.occupancy import KIND, OccDepthConfig, OccDepthNet
 from depth_completion_ros.pipeline.occupancy import insert_points
 from depth_completion_ros.sim.dataset import SimDataset
-from depth_completion_ros.sim.occupancy import touches
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ from depth_completion_ros.datasets.shared_data import find_shared_data
 from depth_completion_ros.geometry.camera import CameraModel
 from depth_completion_ros.models.checkpoint import read_checkpoint, save_checkpoint
 from depth_completion_ros.models.completion_net import PRESETS, CompletionNet
-from depth_completion_ros.models.training_cache import CachedFrame, cache_files
+from depth_completion_ros.datasets.cached_frame import CachedFrame, cache_files
 
 REDWOOD = find_shared_data("redwood_rgbd", Path(__file__).resolve().parents[2])
 

@@ -51,8 +51,8 @@ def test_a_real_validation_frame_at_every_density_projects_into_the_crop(monkeyp
 def test_a_cached_training_frame_validates_as_the_16_beam_protocol(tmp_path):
     from depth_completion_ros.datasets.kitti_protocol import protocol_frame
     from depth_completion_ros.datasets.kitti_raw import CALIBRATION, cached_frame
-    from depth_completion_ros.models.train_data import evaluation_input
-    from depth_completion_ros.models.training_cache import CachedFrame
+    from depth_completion_ros.training.samples import evaluation_input
+    from depth_completion_ros.datasets.cached_frame import CachedFrame
 
     root, stem = find_kitti_raw(), frame_stems(find_kitti_raw(), "tuning")[0]
     cached_frame(root, stem).save(tmp_path / "frame.npz")

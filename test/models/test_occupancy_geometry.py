@@ -127,7 +127,7 @@ def test_registry_learned_is_the_geometry_network_and_occdepth_the_old_one():
 
 
 def test_degraded_stereo_keeps_shapes_and_jitters_the_calibration_within_bounds():
-    from depth_completion_ros.models.occupancy_geometry_training import degrade_stereo
+    from depth_completion_ros.training.occupancy_geometry import degrade_stereo
 
     frame = wall_pair()
     for seed in range(5):

@@ -16,7 +16,7 @@ from depth_completion_ros.models.occupancy import (
     predict_labels,
     stereo_sfa,
 )
-from depth_completion_ros.models.occupancy_training import load_train_config
+from depth_completion_ros.training.occupancy import load_train_config
 
 TINY = OccDepthConfig(grid_origin=(0.0, -3.2, -1.6), grid_resolution=0.4, grid_shape=(16, 16, 8), image_size=(64, 32),
                       encoder_channels=(4, 6, 8), sfa_channels=4, max_disparity=4, voxel_channels=(4, 4, 4))

@@ -9,7 +9,6 @@ from depth_completion_ros.pipeline.occupancy import (
     OccupancyMap,
     _clip_to_box,
     _trace_crossings,
-    camera_centre,
     height_band_projection,
     insert_depth,
     insert_points,
@@ -117,13 +116,6 @@ def test_depth_image_of_a_wall_occupies_its_distance_and_frees_the_space_before_
     assert grid.state[5, 4, 2] == FREE and grid.state[13, 4, 2] == UNKNOWN
     with pytest.raises(BadInputError, match="camera is"):
         insert_depth(GRID, depth[:8], camera, T_grid_camera)
-
-
-def test_camera_centre_of_a_kitti_style_projection():
-    K = np.array([[700.0, 0, 600], [0, 700, 180], [0, 0, 1]])
-    P = np.hstack([K, [[700.0 * 0.06], [0], [0]]])  # camera 2: 6 cm left of camera 0
-    camera = CameraModel(1200, 360, K, P=P)
-    np.testing.assert_allclose(camera_centre(camera), [-0.06, 0, 0], atol=1e-12)
 
 
 def test_height_band_projection_of_occupied_free_and_unknown_columns():

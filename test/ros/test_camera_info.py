@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 from sensor_msgs.msg import CameraInfo
 
+from depth_completion_ros.datasets.messages import camera_info_to_model
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.geometry.camera import CameraModel, RegionOfInterest
-from depth_completion_ros.ros.camera_info import camera_info_to_model, model_to_camera_info
+from depth_completion_ros.ros.camera_info import model_to_camera_info
 
 K = [[700.0, 0, 620.5], [0, 705.0, 180.25], [0, 0, 1]]
 

@@ -12,7 +12,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import PointCloud2
 
 from depth_completion_ros.datasets.kitti import read_velodyne_bin
-from depth_completion_ros.ros.pointcloud import pointcloud2_to_array
+from depth_completion_ros.datasets.messages import pointcloud2_to_array
 from depth_completion_ros.ros.stamps import stamp_to_ns
 
 PUBLISHER = Path(__file__).with_name("publish_kitti_scan.py")

@@ -29,12 +29,13 @@ from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
+from depth_completion_ros.datasets.messages import image_to_numpy
 from depth_completion_ros.geometry.camera import CameraModel
 from depth_completion_ros.pipeline.depth_frame import DepthFrame, complete_frame
 from depth_completion_ros.pipeline.engine import CompletionEngine
 from depth_completion_ros.ros.camera_info import model_to_camera_info
 from depth_completion_ros.ros.depth_completion_node import DepthCompletionNode
-from depth_completion_ros.ros.image import image_to_numpy, numpy_to_image
+from depth_completion_ros.ros.image import numpy_to_image
 from depth_completion_ros.ros.pointcloud import array_to_pointcloud2
 from depth_completion_ros.ros.shm import clean_zombie_shm
 from depth_completion_ros.ros.stamps import stamp_to_ns

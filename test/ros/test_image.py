@@ -6,7 +6,8 @@ from hypothesis.extra import numpy as hnp
 from sensor_msgs.msg import Image
 
 from depth_completion_ros.errors import BadInputError
-from depth_completion_ros.ros.image import ENCODINGS, image_to_numpy, numpy_to_image
+from depth_completion_ros.datasets.messages import ENCODINGS, image_to_numpy
+from depth_completion_ros.ros.image import numpy_to_image
 from depth_completion_ros.ros.stamps import stamp_to_ns
 
 
@@ -81,7 +82,8 @@ def test_numpy_to_image_checks_dtype_and_channels():
 
 @pytest.mark.parametrize("encoding", ["32FC1", "16UC1"])
 def test_depth_image_round_trip_rep118(encoding):
-    from depth_completion_ros.ros.image import depth_to_image, image_to_depth
+    from depth_completion_ros.datasets.messages import image_to_depth
+    from depth_completion_ros.ros.image import depth_to_image
 
     depth = np.array([[0.0, 1.2345, 70.0], [12.0, 0.0, 3.5]], np.float32)
     msg = depth_to_image(depth, encoding)
@@ -97,7 +99,7 @@ def test_depth_image_round_trip_rep118(encoding):
 
 
 def test_image_to_depth_treats_nan_inf_as_invalid_and_rejects_colour():
-    from depth_completion_ros.ros.image import image_to_depth
+    from depth_completion_ros.datasets.messages import image_to_depth
 
     depth = np.array([[np.nan, np.inf, -1.0, 2.0]], np.float32)
     np.testing.assert_array_equal(image_to_depth(numpy_to_image(depth, "32FC1")), [[0, 0, 0, 2.0]])

@@ -5,13 +5,14 @@ import pytest
 import rclpy
 from rclpy.parameter import Parameter
 
+from depth_completion_ros.datasets.messages import image_to_numpy
 from depth_completion_ros.geometry.camera import CameraModel
 from depth_completion_ros.pipeline.depth_frame import DepthFrame, complete_frame
 from depth_completion_ros.pipeline.engine import CompletionEngine
 from depth_completion_ros.pipeline.sync import MatchedSet, Stamped
 from depth_completion_ros.ros.camera_info import model_to_camera_info
 from depth_completion_ros.ros.depth_completion_node import DepthCompletionNode
-from depth_completion_ros.ros.image import image_to_numpy, numpy_to_image
+from depth_completion_ros.ros.image import numpy_to_image
 from depth_completion_ros.ros.pointcloud import xyz_to_pointcloud2
 
 CAMERA = CameraModel.from_intrinsics(60.0, 60.0, 31.5, 23.5, 64, 48)

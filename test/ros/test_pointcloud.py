@@ -4,15 +4,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sensor_msgs.msg import PointCloud2, PointField
 
-from depth_completion_ros.errors import BadInputError
-from depth_completion_ros.ros.pointcloud import (
+from depth_completion_ros.datasets.messages import (
     POINTFIELD_DTYPES,
-    array_to_pointcloud2,
     pointcloud2_to_array,
     pointcloud2_to_xyz,
     unpack_rgb,
-    xyz_to_pointcloud2,
 )
+from depth_completion_ros.errors import BadInputError
+from depth_completion_ros.ros.pointcloud import array_to_pointcloud2, xyz_to_pointcloud2
 
 F32 = PointField.FLOAT32
 

@@ -18,12 +18,10 @@ from sensor_msgs.msg import PointCloud2
 from stereo_msgs.msg import DisparityImage
 
 from depth_completion_ros.datasets.bag import Bag
+from depth_completion_ros.datasets.messages import camera_info_to_model, image_to_rgb, pointcloud2_to_array
 from depth_completion_ros.geometry.voxels import VoxelGrid
 from depth_completion_ros.pipeline.occupancy import occupied_voxels
 from depth_completion_ros.pipeline.occupancy_methods import SgbmOccupancy, StereoFrame
-from depth_completion_ros.ros.camera_info import camera_info_to_model
-from depth_completion_ros.ros.image import image_to_rgb
-from depth_completion_ros.ros.pointcloud import pointcloud2_to_array
 from depth_completion_ros.ros.replay import REPLAY_QOS, BagReplayer
 from depth_completion_ros.ros.stamps import stamp_to_ns
 from depth_completion_ros.stereo.matching import StereoParams, compute_disparity

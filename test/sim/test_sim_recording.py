@@ -5,6 +5,7 @@ from rosbags.rosbag2 import Reader
 from rosbags.typesys import Stores, get_typestore
 
 from depth_completion_ros.cli.main import main
+from depth_completion_ros.datasets import messages as readers
 from depth_completion_ros.datasets.kitti import read_depth_png
 from depth_completion_ros.geometry.transforms import parse_extrinsic
 from depth_completion_ros.geometry.voxels import OCCUPIED, UNKNOWN
@@ -43,13 +44,12 @@ def test_dcr_sim_writes_a_readable_mcap_bag(small_rig_file, tmp_path, capsys):
                                                                 "camera_right_optical_frame", "velodyne", "radar_front"}
 
     # The clouds follow the package's one PointCloud2 convention (read back by ros/pointcloud.py).
-    pointcloud = pytest.importorskip("depth_completion_ros.ros.pointcloud")
-    lidar = pointcloud.pointcloud2_to_array(messages["/lidar/points"][0])
+    lidar = readers.pointcloud2_to_array(messages["/lidar/points"][0])
     assert lidar.dtype.names == ("x", "y", "z", "intensity", "ring") and lidar["ring"].dtype == np.uint16
     assert lidar.size > 1000 and lidar["ring"].max() < 16
-    radar = pointcloud.pointcloud2_to_array(messages["/radar/points"][0])
+    radar = readers.pointcloud2_to_array(messages["/radar/points"][0])
     assert radar.dtype.names == ("x", "y", "z", "rcs", "vx", "vy", "vx_comp", "vy_comp")
-    occupancy = pointcloud.pointcloud2_to_array(messages["/occupancy/ground_truth"][0])
+    occupancy = readers.pointcloud2_to_array(messages["/occupancy/ground_truth"][0])
     assert occupancy.size > 0 and set(np.unique(occupancy["state"])) <= {UNKNOWN, OCCUPIED}
     assert np.all(occupancy["label"] > 0)
 

@@ -150,7 +150,7 @@ def fit_occdepth(model_config: OccDepthConfig, train_set: Dataset, val_set: Data
     """Train an :class:`OccDepthNet` of ``model_config``; returns the history (per-epoch
     losses and validation metrics). See the module docstring for the files written."""
     from depth_completion_ros.models.checkpoint import interrupted_checkpoint, read_checkpoint, save_checkpoint
-    from depth_completion_ros.models.train import epoch_batches, optimizer_step, setup_distributed
+    from depth_completion_ros.training.completion import epoch_batches, optimizer_step, setup_distributed
 
     env = setup_distributed(settings.device)
     torch.set_num_threads(settings.num_threads)

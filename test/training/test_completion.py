@@ -16,7 +16,7 @@ import yaml
 
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.models.checkpoint import load_model, read_checkpoint
-from depth_completion_ros.models.train import TrainConfig, train
+from depth_completion_ros.training.completion import TrainConfig, train
 from depth_completion_ros.pipeline.classical import classical_fill
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -11,11 +11,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from depth_completion_ros.datasets.messages import (
+    camera_info_to_model,
+    image_to_rgb,
+    pointcloud2_to_array,
+    pointcloud2_to_xyz,
+    select_fields,
+)
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.pipeline.depth_frame import DepthFrame
-from depth_completion_ros.ros.camera_info import camera_info_to_model
-from depth_completion_ros.ros.image import image_to_rgb
-from depth_completion_ros.ros.pointcloud import pointcloud2_to_array, pointcloud2_to_xyz, select_fields
 
 # (sensor name, camera frame id, sensor frame id) -> T_camera_sensor (4, 4)
 ExtrinsicsLookup = Callable[[str, str, str], np.ndarray]

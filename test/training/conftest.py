@@ -9,7 +9,7 @@ import pytest
 
 from depth_completion_ros.geometry.camera import CameraModel
 from depth_completion_ros.geometry.projection import depth_to_points
-from depth_completion_ros.models.training_cache import CachedFrame
+from depth_completion_ros.datasets.cached_frame import CachedFrame
 
 WIDTH, HEIGHT = 160, 96
 

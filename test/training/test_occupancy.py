@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 
 from depth_completion_ros.models.checkpoint import read_checkpoint
 from depth_completion_ros.models.occupancy import KIND, OccDepthConfig, load_occdepth
-from depth_completion_ros.models.occupancy_training import OccDepthTrainConfig, fit_occdepth
+from depth_completion_ros.training.occupancy import OccDepthTrainConfig, fit_occdepth
 
 TINY = OccDepthConfig(grid_origin=(0.0, -3.2, -1.6), grid_resolution=0.4, grid_shape=(16, 16, 8), image_size=(64, 32),
                       encoder_channels=(4, 6, 8), sfa_channels=4, max_disparity=4, voxel_channels=(4, 4, 4))
@@ -73,8 +73,8 @@ _DDP_SCRIPT = """
 import sys
 import torch
 sys.path.insert(0, sys.argv[2])
-from test_occupancy_training import TINY, TinyScenes, settings
-from depth_completion_ros.models.occupancy_training import fit_occdepth
+from test_occupancy import TINY, TinyScenes, settings
+from depth_completion_ros.training.occupancy import fit_occdepth
 from pathlib import Path
 
 history = fit_occdepth(TINY, TinyScenes(), None, settings(Path(sys.argv[1]), 1), torch.ones(20), log=print)

@@ -7,7 +7,7 @@ import torch
 from depth_completion_ros.geometry.voxels import OCCUPIED
 from depth_completion_ros.models.checkpoint import read_checkpoint
 from depth_completion_ros.models.occupancy_geometry import KIND, GeometryOccNet, load_geometry_net
-from depth_completion_ros.models.occupancy_geometry_training import (
+from depth_completion_ros.training.occupancy_geometry import (
     CropDataset,
     GeometryTrainConfig,
     load_samples,
@@ -85,7 +85,7 @@ def test_training_writes_a_loadable_checkpoint_and_resumes(caches):
 
 
 def test_an_epoch_mixes_the_asked_share_of_real_samples():
-    from depth_completion_ros.models.occupancy_geometry_training import epoch_order
+    from depth_completion_ros.training.occupancy_geometry import epoch_order
 
     order = epoch_order(simulated=10, real=3, samples=20, real_samples=6, rng=np.random.default_rng(0))
     assert len(order) == 20 and np.sum(order >= 10) == 6 and order.max() < 13 and order.dtype == np.int64
@@ -94,7 +94,7 @@ def test_an_epoch_mixes_the_asked_share_of_real_samples():
 
 def test_real_training_needs_the_radiate_folder_it_names(tmp_path):
     from depth_completion_ros.errors import BadInputError
-    from depth_completion_ros.models.occupancy_geometry_training import real_training_files
+    from depth_completion_ros.training.occupancy_geometry import real_training_files
 
     simulator_only = GeometryTrainConfig(out=str(tmp_path), cache=str(tmp_path / "c"), val_cache=str(tmp_path / "v"))
     assert real_training_files(simulator_only) == ([], [])

@@ -1,15 +1,14 @@
-"""Evaluate depth completion on recorded bags, offline (in-process) or live (real nodes).
+"""Evaluate depth completion (and stereo occupancy) on recorded bags, in this process, without ROS.
 
-Both modes use the same pieces as the node: the synchronizer policy
-(:class:`~depth_completion_ros.pipeline.sync.ApproximateSync` with the node's parameters),
-the message conversion (:func:`~depth_completion_ros.ros.frames.depth_frame_from_messages`),
-the pipeline (:func:`~depth_completion_ros.pipeline.depth_frame.complete_frame`) and the
-metrics (:class:`~depth_completion_ros.eval.results.EvaluationResult`).
-
-* **offline** streams the bag through the pipeline in this process: deterministic and as
-  fast as the device allows.
-* **live** starts ``dcr run`` (the real node) in another process, replays the bag into it
-  over DDS, scores what it publishes, and measures drops and latency.
+The same pieces as the node: the synchronizer policy
+(:class:`~depth_completion_ros.pipeline.sync.ApproximateSync` with the node's parameters,
+:mod:`~depth_completion_ros.pipeline.node_config`), the message conversion
+(:func:`~depth_completion_ros.pipeline.message_frames.depth_frame_from_messages`), the
+pipeline (:func:`~depth_completion_ros.pipeline.depth_frame.complete_frame`) and the metrics
+(:class:`~depth_completion_ros.eval.results.EvaluationResult`). Bags are read with rosbags
+and the messages converted by :mod:`~depth_completion_ros.datasets.messages`, so no ROS
+package is needed: deterministic, and as fast as the device allows. The live harness (the
+real node over DDS) is :mod:`depth_completion_ros.ros.live_evaluation`.
 
 Ground truth: a depth-image topic (``gt_depth``), or LiDAR rings held out of the input
 (``holdout_every=K`` keeps every K-th ring as input and scores on the rest), or none
@@ -18,11 +17,6 @@ Ground truth: a depth-image topic (``gt_depth``), or LiDAR rings held out of the
 
 from __future__ import annotations
 
-import shutil
-import signal
-import subprocess
-import sys
-import threading
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -30,33 +24,26 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-import yaml
 from tqdm import tqdm
 
+from depth_completion_ros.config_files import load_yaml, ros_parameters
 from depth_completion_ros.datasets.bag import Bag
+from depth_completion_ros.datasets.messages import camera_info_to_model, image_to_depth, image_to_rgb, pointcloud2_to_array
 from depth_completion_ros.datasets.ring_protocol import split_input_and_ground_truth
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.eval.occupancy import ground_truth_from_cloud, predicted_labels
-from depth_completion_ros.config_files import load_yaml, ros_parameters
 from depth_completion_ros.eval.results import EvaluationResult
 from depth_completion_ros.eval.visualize import depth_panel, occupancy_bev, save_rgb
 from depth_completion_ros.geometry.transforms import parse_extrinsic
 from depth_completion_ros.geometry.voxels import VoxelGrid
 from depth_completion_ros.pipeline.depth_frame import DepthFrame, complete_frame, lidar_depth
 from depth_completion_ros.pipeline.engine import CompletionEngine
+from depth_completion_ros.pipeline.message_frames import DEFAULT_RADAR_FIELDS, depth_frame_from_messages
 from depth_completion_ros.pipeline.node_config import engine_arguments, sync_config, with_defaults
 from depth_completion_ros.pipeline.occupancy_methods import StereoFrame, create_occupancy_method
 from depth_completion_ros.pipeline.sync import ApproximateSync, MatchedSet, SyncConfig
-from depth_completion_ros.ros.camera_info import camera_info_to_model
-from depth_completion_ros.ros.frames import DEFAULT_RADAR_FIELDS, depth_frame_from_messages
-from depth_completion_ros.ros.image import image_to_depth, image_to_rgb
-from depth_completion_ros.ros.pointcloud import pointcloud2_to_array
 
 GT_WAIT_NS = 500_000_000  # how long (bag time) a set waits for its CameraInfo and ground truth
-PRIME_TIMEOUT_S = 30.0  # the primed frame's answer; the first one pays imports and DDS set-up
-OUTPUT_QUIET_S = 6.0  # after the replay, outputs still count until this long without one
-NODE_DIAGNOSTICS = "/depth_completion/diagnostics"  # the node started by ``dcr run`` publishes them at 1 Hz
-DIAGNOSTICS_WAIT_S = 3.0  # after the outputs, wait this long at most for a fresh diagnostics message
 
 
 @dataclass(frozen=True)
@@ -251,7 +238,7 @@ class _OfflineRun:
         image = matched.messages["image"]
         o = self.options
         try:
-            frame, gt = _depth_frame(matched, self.infos, self.lookup, o), None
+            frame, gt = depth_frame_of_set(matched, self.infos, self.lookup, o), None
             if o.gt_depth:
                 gt_msg = self.gts.pop(image.stamp_ns, None)
                 gt = None if gt_msg is None else image_to_depth(gt_msg)
@@ -320,8 +307,8 @@ class _OccupancyRun:
         grid = self.options.grid or VoxelGrid(frame_id=gt.header.frame_id)
         T_grid_camera = self.lookup("occupancy grid", gt.header.frame_id, left.header.frame_id)
         frame = StereoFrame(image_to_rgb(left), image_to_rgb(right),
-                            camera_info_to_model(_same_stamp(left_infos, left)),
-                            camera_info_to_model(_same_stamp(right_infos, right)), T_grid_camera)
+                            camera_info_to_model(same_stamp(left_infos, left)),
+                            camera_info_to_model(same_stamp(right_infos, right)), T_grid_camera)
         target, invalid = ground_truth_from_cloud(cloud, grid)
         for name, method in self.methods.items():
             start = time.perf_counter()
@@ -333,12 +320,12 @@ class _OccupancyRun:
                                                          occupancy_bev(predicted, target, invalid)))
 
 
-def _depth_frame(matched: MatchedSet, infos, lookup, options: EvalOptions) -> DepthFrame:
+def depth_frame_of_set(matched: MatchedSet, infos, lookup, options: EvalOptions) -> DepthFrame:
     """One synchronized set converted as the node converts it, with the CameraInfo of its
     image's stamp from ``infos`` (raises BadInputError on bad input)."""
     image = matched.messages["image"].payload
     return depth_frame_from_messages(
-        image, _same_stamp(infos, image), matched.messages["lidar"].payload if "lidar" in matched.messages else None,
+        image, same_stamp(infos, image), matched.messages["lidar"].payload if "lidar" in matched.messages else None,
         lookup,
         radar=matched.messages["radar"].payload if "radar" in matched.messages else None,
         rectified=bool(options.param("image_is_rectified", True)),
@@ -346,7 +333,7 @@ def _depth_frame(matched: MatchedSet, infos, lookup, options: EvalOptions) -> De
     ).frame
 
 
-def _same_stamp(infos, image):
+def same_stamp(infos, image):
     same = [i for i in infos if i.header.stamp == image.header.stamp]
     if not same and not infos:
         raise BadInputError("camera_info", "no CameraInfo before this image")
@@ -395,206 +382,7 @@ def evaluate_offline(bag_path: str | Path, options: EvalOptions, pictures_dir: P
     return result
 
 
-def evaluate_live(bag_path: str | Path, options: EvalOptions, out_dir: Path, rate: float = 1.0,
-                  pictures_dir: Path | None = None) -> EvaluationResult:
-    """Replay one bag through the real node (``dcr run``) over DDS and score its outputs.
-
-    One node run per method. Drops are LiDAR sweeps without an output; the node's own
-    drop counters by reason (from its last diagnostics) go to ``result.node_drops``.
-    Latency is the time from publishing the image to receiving its depth. The node's
-    ``/depth`` and ``/depth/camera_info`` are recorded into ``out_dir/outputs_<method>`` (MCAP).
-    """
-    import rclpy
-    from diagnostic_msgs.msg import DiagnosticArray
-    from rclpy.executors import SingleThreadedExecutor
-    from sensor_msgs.msg import Image
-
-    from depth_completion_ros.ros.diagnostics import diagnostic_values, drop_counts
-    from depth_completion_ros.ros.replay import REPLAY_QOS, BagReplayer, TopicRecorder
-    from depth_completion_ros.ros.stamps import stamp_to_ns
-
-    result = EvaluationResult("live", bags=[str(bag_path)])
-    out_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        bag = Bag(bag_path)
-    except BadInputError as error:
-        result.add_problem(str(error))
-        return result
-    with bag:
-        if bag.truncated:
-            result.add_problem(bag.truncation_note)
-        try:
-            bag.require((o for o in (*options.input_topics, options.gt_depth) if o), options.topic_types)
-        except BadInputError as error:
-            result.add_problem(str(error))
-            return result
-        for method in options.methods:
-            config = _live_config(bag, options, method, out_dir)
-            log_path = out_dir / f"node_{method}.log"
-            remaps = {"image": options.image, "camera_info": options.camera_info, "lidar/points": options.lidar}
-            if options.radar:
-                remaps["radar/points"] = options.radar
-            command = [sys.executable, "-m", "depth_completion_ros.cli.main", "run", "--config", str(config)]
-            for name, topic in remaps.items():
-                command += ["--remap", f"{name}:={topic}"]
-            with open(log_path, "w") as log:
-                node = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-            context = rclpy.Context()
-            rclpy.init(context=context)
-            received: dict[int, tuple[object, int]] = {}
-            published_at: dict[int, int] = {}
-            diagnostics: deque[tuple[float, DiagnosticArray]] = deque(maxlen=1)  # (monotonic s, the latest)
-            listener = None
-            try:
-                listener = rclpy.create_node("dcr_eval_live", context=context)
-                depth_sub = listener.create_subscription(
-                    Image, "/depth", lambda m: received.setdefault(stamp_to_ns(m.header.stamp), (m, time.time_ns())),
-                    REPLAY_QOS)
-                listener.create_subscription(DiagnosticArray, NODE_DIAGNOSTICS,
-                                             lambda m: diagnostics.append((time.monotonic(), m)), 10)
-                replayer = BagReplayer(listener, bag, options.input_topics, rate=rate, publish_clock=False)
-                recording = out_dir / f"outputs_{method}"
-                if recording.exists():
-                    shutil.rmtree(recording)
-                recorder = TopicRecorder(listener, recording, {"/depth": "sensor_msgs/msg/Image",
-                                                               "/depth/camera_info": "sensor_msgs/msg/CameraInfo"})
-                executor = SingleThreadedExecutor(context=context)
-                executor.add_node(listener)
-                deadline = time.monotonic() + 60
-                while depth_sub.get_publisher_count() == 0 and time.monotonic() < deadline and node.poll() is None:
-                    executor.spin_once(timeout_sec=0.05)
-                if not replayer.wait_for_subscribers(options.input_topics[:3], timeout_s=30) or node.poll() is not None:
-                    raise RuntimeError(f"the node did not come up; see {log_path}")
-                recorder.paused = True  # the primed first frame is neither recorded nor scored
-                replayer.prime()
-                deadline = time.monotonic() + PRIME_TIMEOUT_S
-                while not received and time.monotonic() < deadline:
-                    executor.spin_once(timeout_sec=0.05)
-                received.clear()
-                recorder.paused = False
-                # spin in the background while replaying, so outputs are timed when they arrive
-                stop = threading.Event()
-                spinner = threading.Thread(target=lambda: [executor.spin_once(timeout_sec=0.02)
-                                                           for _ in iter(stop.is_set, True)], daemon=True)
-                spinner.start()
-                replayer.play(on_publish=lambda m, t: published_at.__setitem__(m.stamp_ns, t)
-                              if m.topic == options.image else None)
-                replayer.flush()
-                _wait_for_outputs(received, expected=min(len(published_at), _count(bag, options.lidar)))
-                _wait_for_diagnostics(diagnostics)
-                stop.set()
-                spinner.join(5)
-                recorder.close()
-            except (RuntimeError, BadInputError) as error:
-                result.add_problem(str(error))
-            finally:
-                # the node stops before our endpoints go: tearing down a reader or writer
-                # while its remote peer is still active has deadlocked in Fast DDS
-                if node.poll() is None:
-                    node.send_signal(signal.SIGINT)
-                    try:
-                        node.wait(timeout=20)
-                    except subprocess.TimeoutExpired:
-                        node.kill()
-                if listener is not None:
-                    listener.destroy_node()
-                rclpy.shutdown(context=context)
-            if diagnostics:
-                result.node_drops[method] = drop_counts(diagnostic_values(diagnostics[-1][1]))
-            _score_live(bag, options, method, received, published_at, result, pictures_dir)
-    return result
-
-
-def _count(bag: Bag, topic: str) -> int:
-    """How many messages the bag holds on ``topic``."""
-    return sum(1 for _ in bag.messages([topic], deserialize=False))
-
-
-def _wait_for_outputs(received: dict, expected: int, quiet_s: float = OUTPUT_QUIET_S) -> None:
-    """Block until ``expected`` outputs arrived or none arrived for ``quiet_s`` seconds.
-
-    ``received`` is filled by the spinning executor thread. A fixed wait lost the last
-    frames whenever a reliable sample waited for a DDS retransmission (Fast DDS
-    heartbeats every ~3 s); a node that really dropped frames costs ``quiet_s`` once.
-    """
-    count, last_change = len(received), time.monotonic()
-    while len(received) < expected and time.monotonic() - last_change < quiet_s:
-        time.sleep(0.05)
-        if len(received) != count:
-            count, last_change = len(received), time.monotonic()
-
-
-def _wait_for_diagnostics(diagnostics: deque, timeout_s: float = DIAGNOSTICS_WAIT_S) -> None:
-    """Block until ``diagnostics`` (filled by the spinning executor thread with
-    (time.monotonic() s, message)) holds a message received after this call began, so its
-    counters cover every set the node took in; at most ``timeout_s`` seconds."""
-    since = time.monotonic()
-    while not (diagnostics and diagnostics[-1][0] > since) and time.monotonic() < since + timeout_s:
-        time.sleep(0.05)
-
-
-def _live_config(bag: Bag, options: EvalOptions, method: str, out_dir: Path) -> Path:
-    """A parameters file for the node: the user's parameters, the method, reliable input
-    (the replayer publishes reliably) and the bag's static extrinsics."""
-    params: dict = {}
-    for key, value in {**options.node_params, "method": method, "input_qos": "reliable",
-                       "use_radar": bool(options.radar)}.items():
-        node = params
-        *parents, leaf = key.split(".")
-        for parent in parents:
-            node = node.setdefault(parent, {})
-        node[leaf] = value
-    frames = _sensor_frames(bag, options)
-    tree = bag.static_transforms()
-    for sensor, (camera_frame, sensor_frame) in frames.items():
-        try:
-            T = tree.lookup(camera_frame, sensor_frame)
-        except BadInputError:
-            continue  # the user's --config must then give it
-        params.setdefault(f"{sensor}_to_camera", {})["matrix"] = [float(v) for v in T.ravel()]
-    path = out_dir / f"live_{method}.yaml"
-    path.write_text(yaml.safe_dump({"depth_completion": {"ros__parameters": params}}))
-    return path
-
-
-def _sensor_frames(bag: Bag, options: EvalOptions) -> dict[str, tuple[str, str]]:
-    """sensor -> (camera frame id, sensor frame id), read from the first messages."""
-    first: dict[str, str] = {}
-    topics = {options.image: "camera", options.lidar: "lidar", **({options.radar: "radar"} if options.radar else {})}
-    for message in bag.messages(list(topics)):
-        first.setdefault(topics[message.topic], message.frame_id)
-        if len(first) == len(topics):
-            break
-    camera = first.get("camera", "")
-    return {sensor: (camera, frame) for sensor, frame in first.items() if sensor != "camera"}
-
-
-def _score_live(bag: Bag, options: EvalOptions, method: str, received: dict, published_at: dict,
-                result: EvaluationResult, pictures_dir: Path | None) -> None:
-    """Score the received outputs against the bag's ground truth, by image stamp."""
-    sweeps = _count(bag, options.lidar)
-    result.sweeps += sweeps
-    result.count_drop(f"not_received_{method}", max(0, sweeps - len(received)))
-    gts = {}
-    if options.gt_depth:
-        gts = {m.stamp_ns: m.msg for m in bag.messages([options.gt_depth]) if m.stamp_ns in received}
-    for stamp in sorted(received):
-        msg, received_ns = received[stamp]
-        depth = image_to_depth(msg)
-        gt = image_to_depth(gts[stamp]) if stamp in gts else None
-        latency = (received_ns - published_at[stamp]) / 1e6 if stamp in published_at else None
-        result.score(str(bag.path), stamp, method, depth, gt, latency_ms=latency)
-        if pictures_dir is not None and f"depth_{method}" not in result.pictures:
-            try:
-                rgb, sparse = _node_input(bag, options, stamp)
-            except BadInputError as error:
-                result.add_problem(f"{bag.path.name}: depth picture: {error}")
-            else:
-                panel = depth_panel(rgb, sparse, depth, gt)
-                result.pictures[f"depth_{method}"] = str(save_rgb(pictures_dir / f"depth_{method}.png", panel))
-
-
-def _bag_sets(bag: Bag, options: EvalOptions) -> Iterator[MatchedSet]:
+def bag_sets(bag: Bag, options: EvalOptions) -> Iterator[MatchedSet]:
     """The bag's image + LiDAR (+ radar) sets in bag order, matched by the node's
     synchronizer policy."""
     sync = ApproximateSync(sync_config(options.params))
@@ -604,19 +392,18 @@ def _bag_sets(bag: Bag, options: EvalOptions) -> Iterator[MatchedSet]:
     yield from sync.drain()
 
 
-def _node_input(bag: Bag, options: EvalOptions, image_stamp_ns: int) -> tuple[np.ndarray, np.ndarray]:
+def node_input(bag: Bag, options: EvalOptions, image_stamp_ns: int) -> tuple[np.ndarray, np.ndarray]:
     """The RGB image and the projected LiDAR depth (metres, 0 = none) the node completed for
     the image with this stamp (ns), rebuilt from the bag with the node's parameters.
 
     Raises:
         BadInputError: no set in the bag has this image stamp, or its messages do not convert.
     """
-    matched = next((m for m in _bag_sets(bag, options) if m.messages["image"].stamp_ns == image_stamp_ns), None)
+    matched = next((m for m in bag_sets(bag, options) if m.messages["image"].stamp_ns == image_stamp_ns), None)
     if matched is None:
         raise BadInputError("image", f"no synchronized set in the bag has its image stamped {image_stamp_ns} ns")
     infos = [m.msg for m in bag.messages([options.camera_info])]
-    frame = _depth_frame(matched, infos, extrinsics_lookup(bag, options), options)
+    frame = depth_frame_of_set(matched, infos, extrinsics_lookup(bag, options), options)
     sparse = lidar_depth(frame, float(options.params["min_depth"]), float(options.params["max_depth"]),
                          options.occlusion_window)
     return frame.rgb, sparse
-

@@ -70,7 +70,7 @@ from depth_completion_ros.models.losses import (
 )
 from depth_completion_ros.models.radar_input import radar_network_inputs
 from depth_completion_ros.models.teacher import TEACHER_PRESETS, NetworkTeacher, TeacherNet
-from depth_completion_ros.models.train_data import (
+from depth_completion_ros.training.samples import (
     CacheDataset,
     PriorFill,
     SparsityConfig,
@@ -78,7 +78,7 @@ from depth_completion_ros.models.train_data import (
     radar_evaluation_input,
     to_tensors,
 )
-from depth_completion_ros.models.training_cache import CachedFrame, cache_files
+from depth_completion_ros.datasets.cached_frame import CachedFrame, cache_files
 
 STAGE_KINDS = ("teacher", "completion")
 VALIDATION_RANGE = DepthRange("0-80m", 0.0, 80.0)

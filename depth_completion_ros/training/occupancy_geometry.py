@@ -410,7 +410,7 @@ def train_geometry(config: GeometryTrainConfig, device: str = "cpu", resume: boo
                    log: Callable[[str], None] = print) -> Path:
     """Train (building the caches first when needed); returns the checkpoint path ``<out>/occupancy_geometry.pt``."""
     from depth_completion_ros.models.checkpoint import interrupted_checkpoint, read_checkpoint, save_checkpoint
-    from depth_completion_ros.models.train import epoch_batches, optimizer_step, setup_distributed
+    from depth_completion_ros.training.completion import epoch_batches, optimizer_step, setup_distributed
 
     env = setup_distributed(device)
     torch.set_num_threads(config.threads)

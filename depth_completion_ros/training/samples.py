@@ -44,7 +44,7 @@ from depth_completion_ros.models.augment import (
     random_rescale_and_crop,
 )
 from depth_completion_ros.models.radar_input import flip_radar_points, radar_network_inputs
-from depth_completion_ros.models.training_cache import CachedFrame
+from depth_completion_ros.datasets.cached_frame import CachedFrame
 
 SUPERVISION_KINDS = ("dense", "sparse", "lidar")
 IDENTITY = np.eye(4)

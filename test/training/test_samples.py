@@ -10,7 +10,7 @@ import pytest
 from depth_completion_ros.geometry.projection import occlusion_filter, points_to_sparse_depth
 from depth_completion_ros.models.augment import DisruptionConfig
 from depth_completion_ros.models.radar_input import DEFAULT_EMPTY_SCALE
-from depth_completion_ros.models.train_data import (
+from depth_completion_ros.training.samples import (
     CacheDataset,
     SparsityConfig,
     choose_input_rings,
@@ -18,7 +18,7 @@ from depth_completion_ros.models.train_data import (
     make_radar_sample,
     make_sample,
 )
-from depth_completion_ros.models.training_cache import CachedFrame, cache_files
+from depth_completion_ros.datasets.cached_frame import CachedFrame, cache_files
 from depth_completion_ros.pipeline.classical import classical_fill
 
 PRIOR = functools.partial(classical_fill, rgb=None)

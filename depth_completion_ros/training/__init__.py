@@ -1,0 +1,1 @@
+"""Training loops, training samples and the frame caches they read (the ``dcr train`` jobs)."""
