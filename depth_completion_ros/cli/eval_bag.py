@@ -76,8 +76,6 @@ def options_from_args(args: argparse.Namespace):
         raise BadInputError("--lidar-topic", "a rig without LiDAR needs --radar-topic (no points would give depth)")
     if lidar is None and args.holdout_every:
         raise BadInputError("--holdout-every", "holds LiDAR rings out as ground truth: a rig without LiDAR has none")
-    if lidar is None and args.mode == "live":
-        raise BadInputError("--mode live", "evaluates LiDAR rigs only; evaluate a radar-camera rig offline")
     return EvalOptions(image=args.image_topic, camera_info=args.camera_info_topic, lidar=lidar,
                        radar=args.radar_topic, gt_depth=gt, holdout_every=args.holdout_every, methods=methods,
                        node_params=params, max_frames=args.max_frames, gt_occupancy=args.gt_occupancy_topic,
@@ -140,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         drops = ", ".join(f"{k} {v}" for k, v in sorted(result.drops.items())) or "none"
         why = "the problems above say why" if result.problems else \
             "check --lidar-topic, --image-topic and --camera-info-topic against the bag's topics"
-        print(f"dcr eval: nothing was scored ({result.sweeps} LiDAR sweeps in {len(args.bags)} bag(s); drops: {drops}): "
+        print(f"dcr eval: nothing was scored ({result.sweeps} sweep(s) in {len(args.bags)} bag(s); drops: {drops}): "
               f"{why}", file=sys.stderr)
         return 2
     return 1 if result.problems else 0

@@ -212,7 +212,7 @@ class _OfflineRun:
             self.gts[stamp_ns] = msg
         else:
             name = {o.image: "image", o.lidar: "lidar", o.radar: "radar"}[topic]
-            self.result.sweeps += name == "lidar"
+            self.result.sweeps += topic == o.pivot
             self.pending.extend(self.sync.add(name, stamp_ns, msg))
 
     def flush(self, now_ns: int | None) -> None:

@@ -61,7 +61,7 @@ def summary_table(result: EvaluationResult) -> str:
         lines.append(f"occupancy {name:<12}{len(times):>7} frames  IoU {summary['iou']:.3f}  precision "
                      f"{summary['precision']:.3f}  recall {summary['recall']:.3f}  mIoU {_fmt(summary['miou'], 3)}  "
                      f"median {statistics.median(times):.0f} ms")
-    lines.append(f"LiDAR sweeps: {result.sweeps}; drops: {_counts(result.drops)}")
+    lines.append(f"Sweeps: {result.sweeps}; drops: {_counts(result.drops)}")
     lines += [node_drops_line(method, counts) for method, counts in sorted(result.node_drops.items())]
     return "\n".join(lines)
 

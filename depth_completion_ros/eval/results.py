@@ -58,7 +58,8 @@ class EvaluationResult:
         problem_counts: one-line description of what could not be evaluated (bad bags,
             bad frames, ...) -> how many times it happened.
         pictures: name -> PNG path, written by the caller.
-        sweeps: LiDAR sweeps seen in the bags (the denominator of drops).
+        sweeps: sweeps seen in the bags, the denominator of drops: LiDAR sweeps, or images
+            on a radar-camera rig (the messages every frame is built around).
         node_drops: live mode: method -> what the node itself counted as not used, by
             reason, from its diagnostics at the end of its runs (``too_old``,
             ``skipped_busy``, ``bad_input.<kind>``, ...; ``unused`` partner messages are

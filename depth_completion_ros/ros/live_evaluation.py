@@ -35,7 +35,7 @@ def evaluate_live(bag_path: str | Path, options: EvalOptions, out_dir: Path, rat
                   pictures_dir: Path | None = None) -> EvaluationResult:
     """Replay one bag through the real node (``dcr run``) over DDS and score its outputs.
 
-    One node run per method. Drops are LiDAR sweeps without an output; the node's own
+    One node run per method. Drops are sweeps (LiDAR, or images on a radar-camera rig) without an output; the node's own
     drop counters by reason (from its last diagnostics) go to ``result.node_drops``.
     Latency is the time from publishing the image to receiving its depth. The node's
     ``/depth`` and ``/depth/camera_info`` are recorded into ``out_dir/outputs_<method>`` (MCAP).
@@ -67,7 +67,9 @@ def evaluate_live(bag_path: str | Path, options: EvalOptions, out_dir: Path, rat
         for method in options.methods:
             config = _live_config(bag, options, method, out_dir)
             log_path = out_dir / f"node_{method}.log"
-            remaps = {"image": options.image, "camera_info": options.camera_info, "lidar/points": options.lidar}
+            remaps = {"image": options.image, "camera_info": options.camera_info}
+            if options.lidar:
+                remaps["lidar/points"] = options.lidar
             if options.radar:
                 remaps["radar/points"] = options.radar
             command = [sys.executable, "-m", "depth_completion_ros.cli.main", "run", "--config", str(config)]
@@ -116,7 +118,7 @@ def evaluate_live(bag_path: str | Path, options: EvalOptions, out_dir: Path, rat
                 replayer.play(on_publish=lambda m, t: published_at.__setitem__(m.stamp_ns, t)
                               if m.topic == options.image else None)
                 replayer.flush()
-                _wait_for_outputs(received, expected=min(len(published_at), _count(bag, options.lidar)))
+                _wait_for_outputs(received, expected=min(len(published_at), _count(bag, options.pivot)))
                 _wait_for_diagnostics(diagnostics)
                 stop.set()
                 spinner.join(5)
@@ -174,7 +176,7 @@ def _live_config(bag: Bag, options: EvalOptions, method: str, out_dir: Path) -> 
     (the replayer publishes reliably) and the bag's static extrinsics."""
     params: dict = {}
     for key, value in {**options.node_params, "method": method, "input_qos": "reliable",
-                       "use_radar": bool(options.radar)}.items():
+                       "use_lidar": options.params["use_lidar"], "use_radar": bool(options.radar)}.items():
         node = params
         *parents, leaf = key.split(".")
         for parent in parents:
@@ -196,7 +198,8 @@ def _live_config(bag: Bag, options: EvalOptions, method: str, out_dir: Path) -> 
 def _sensor_frames(bag: Bag, options: EvalOptions) -> dict[str, tuple[str, str]]:
     """sensor -> (camera frame id, sensor frame id), read from the first messages."""
     first: dict[str, str] = {}
-    topics = {options.image: "camera", options.lidar: "lidar", **({options.radar: "radar"} if options.radar else {})}
+    topics = {topic: sensor for topic, sensor in ((options.image, "camera"), (options.lidar, "lidar"),
+                                                  (options.radar, "radar")) if topic}
     for message in bag.messages(list(topics)):
         first.setdefault(topics[message.topic], message.frame_id)
         if len(first) == len(topics):
@@ -208,7 +211,7 @@ def _sensor_frames(bag: Bag, options: EvalOptions) -> dict[str, tuple[str, str]]
 def _score_live(bag: Bag, options: EvalOptions, method: str, received: dict, published_at: dict,
                 result: EvaluationResult, pictures_dir: Path | None) -> None:
     """Score the received outputs against the bag's ground truth, by image stamp."""
-    sweeps = _count(bag, options.lidar)
+    sweeps = _count(bag, options.pivot)
     result.sweeps += sweeps
     result.count_drop(f"not_received_{method}", max(0, sweeps - len(received)))
     gts = {}

@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import yaml
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
@@ -82,25 +83,39 @@ def test_offline_report_has_metrics_frames_and_pictures(offline_report, sim_bag)
     assert len((offline_report / "frames.csv").read_text().splitlines()) == 1 + 2 * 6
 
 
-def test_live_mode_agrees_with_offline_on_common_frames(sim_bag, offline_report, tmp_path, ros_domain_id):
-    result = dcr("eval", str(sim_bag), "--out", str(tmp_path), "--mode", "live")
+# Non-default node parameters (depth range, the radar prior's camera height and pitch) in the
+# --config both modes read; the radar-camera rig has no LiDAR topic (one frame per image).
+AGREEMENT_PARAMETERS = {"max_depth": 40.0, "min_depth": 1.0, "camera_height": 1.5, "camera_pitch_deg": 1.0}
+RIGS = {"lidar": [], "radar_only": ["--lidar-topic", "none", "--radar-topic", "/radar/points",
+                                    "--methods", "radar_geometric"]}
+
+
+@pytest.mark.parametrize("rig", sorted(RIGS))
+def test_live_mode_agrees_with_offline_with_non_default_parameters(sim_bag, tmp_path, ros_domain_id, rig):
+    config = tmp_path / "params.yaml"
+    config.write_text(yaml.safe_dump({"depth_completion": {"ros__parameters": AGREEMENT_PARAMETERS}}))
+    common_args = [str(sim_bag), "--config", str(config), *RIGS[rig]]
+    offline_out, live_out = tmp_path / "offline", tmp_path / "live"
+    offline_run = dcr("eval", *common_args, "--out", str(offline_out))
+    assert offline_run.returncode == 0, offline_run.stderr
+    result = dcr("eval", *common_args, "--out", str(live_out), "--mode", "live")
     assert result.returncode == 0, result.stderr + result.stdout
-    live = per_frame_rmse(tmp_path)
-    offline = per_frame_rmse(offline_report)
+    live, offline = per_frame_rmse(live_out), per_frame_rmse(offline_out)
     common = [key for key in live if key in offline]
-    assert len(common) >= 4, (live, offline)
+    assert len(offline) == 6 and len(common) >= 4, (live, offline)
     for key in common:
         assert live[key] == pytest.approx(offline[key], rel=1e-6)
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    method = "classical" if rig == "lidar" else "radar_geometric"
+    metrics = json.loads((live_out / "metrics.json").read_text())
     row = metrics["summary"][0]
-    assert row["latency_ms_median"] is not None and row["latency_ms_median"] > 0
+    assert row["method"] == method and row["latency_ms_median"] is not None and row["latency_ms_median"] > 0
     # why sweeps went unanswered: the node's own drops by reason, from its diagnostics
-    assert "classical" in metrics["node_drops"]
-    assert "node drops (classical, from its diagnostics):" in result.stdout
-    assert "node drops (classical" in (tmp_path / "report.md").read_text()
-    # the picture shows the node's LiDAR input on the RGB panel, coloured by depth
-    dots = sparse_dots_on_the_rgb_panel(tmp_path / "pictures" / "depth_classical.png", sim_bag)
-    assert len(dots) > 100 and len(np.unique(dots, axis=0)) > 10
+    assert method in metrics["node_drops"]
+    assert f"node drops ({method}, from its diagnostics):" in result.stdout
+    assert f"node drops ({method}" in (live_out / "report.md").read_text()
+    if rig == "lidar":  # the picture shows the node's LiDAR input on the RGB panel, coloured by depth
+        dots = sparse_dots_on_the_rgb_panel(live_out / "pictures" / "depth_classical.png", sim_bag)
+        assert len(dots) > 100 and len(np.unique(dots, axis=0)) > 10
 
 
 def test_without_ground_truth_it_still_reports_timing_and_coverage(sim_bag, tmp_path):

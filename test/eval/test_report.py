@@ -34,7 +34,7 @@ def _live_result() -> EvaluationResult:
 
 def test_summary_lists_the_node_drops_by_reason_beside_not_received_with_unused_apart():
     lines = summary_table(_live_result()).splitlines()
-    assert lines[-2] == "LiDAR sweeps: 20; drops: not_received_classical 6"
+    assert lines[-2] == "Sweeps: 20; drops: not_received_classical 6"
     assert lines[-1] == ("node drops (classical, from its diagnostics): bad_input.no_projection 1, no_partner 2, "
                          "skipped_busy 3; expected: unused 18")
 
