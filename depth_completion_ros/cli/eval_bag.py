@@ -81,7 +81,7 @@ def options_from_args(args: argparse.Namespace):
                        node_params=params, max_frames=args.max_frames, gt_occupancy=args.gt_occupancy_topic,
                        right_image=args.right_image_topic, right_camera_info=args.right_camera_info_topic,
                        occupancy_methods=tuple(m for m in args.occupancy_methods.split(",") if m),
-                       grid=load_grid(args.config))
+                       grid=load_grid(args.config), stereo_params=load_node_params(args.config, "stereo_occupancy"))
 
 
 def run(args: argparse.Namespace) -> int:

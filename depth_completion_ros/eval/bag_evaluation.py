@@ -28,18 +28,26 @@ from tqdm import tqdm
 
 from depth_completion_ros.config_files import load_yaml, ros_parameters
 from depth_completion_ros.datasets.bag import Bag
-from depth_completion_ros.datasets.messages import camera_info_to_model, image_to_depth, image_to_rgb, pointcloud2_to_array
+from depth_completion_ros.datasets.messages import (
+    camera_info_to_model,
+    image_to_depth,
+    image_to_rgb,
+    pointcloud2_to_array,
+)
 from depth_completion_ros.datasets.ring_protocol import split_input_and_ground_truth
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.eval.occupancy import ground_truth_from_cloud, predicted_labels
 from depth_completion_ros.eval.results import EvaluationResult
 from depth_completion_ros.eval.visualize import depth_panel, occupancy_bev, save_rgb
-from depth_completion_ros.geometry.transforms import parse_extrinsic
 from depth_completion_ros.geometry.voxels import VoxelGrid
 from depth_completion_ros.pipeline.depth_frame import DepthFrame, complete_frame, lidar_depth
 from depth_completion_ros.pipeline.engine import CompletionEngine
-from depth_completion_ros.pipeline.message_frames import DEFAULT_RADAR_FIELDS, depth_frame_from_messages
-from depth_completion_ros.pipeline.node_config import engine_arguments, sync_config, with_defaults
+from depth_completion_ros.pipeline.message_frames import (
+    DEFAULT_RADAR_FIELDS,
+    ExtrinsicsLookup,
+    depth_frame_from_messages,
+)
+from depth_completion_ros.pipeline.node_config import engine_arguments, extrinsics_lookup, sync_config, with_defaults
 from depth_completion_ros.pipeline.occupancy_methods import StereoFrame, create_occupancy_method
 from depth_completion_ros.pipeline.sync import ApproximateSync, MatchedSet, SyncConfig
 
@@ -57,6 +65,7 @@ class EvalOptions:
             and score on the held-out rest (needs a ``ring`` field); None = no GT.
         methods: completion methods to compare.
         node_params: the depth_completion node's parameters (from ``--config``).
+        stereo_params: the stereo_occupancy node's (its extrinsic ``camera_to_grid``).
         max_frames: stop after this many synchronized frames (None = all).
     """
 
@@ -68,6 +77,7 @@ class EvalOptions:
     holdout_every: int | None = None
     methods: tuple[str, ...] = ("classical",)
     node_params: dict = field(default_factory=dict)
+    stereo_params: dict = field(default_factory=dict)
     max_frames: int | None = None
     gt_occupancy: str | None = None
     right_image: str = "/camera/right/image_rect"
@@ -156,21 +166,18 @@ def load_grid(config: Path | None) -> VoxelGrid | None:
                      frame_id=str(params.get("grid.frame_id", "base_link")))
 
 
-def extrinsics_lookup(bag: Bag, options: EvalOptions):
-    """T_camera_sensor from the bag's /tf_static, else the node parameters."""
+def bag_extrinsics(bag: Bag, params: dict, node: str = "depth_completion") -> ExtrinsicsLookup:
+    """A node's extrinsics as the node finds them: the bag's ``/tf_static`` in place of TF,
+    then the node's parameters (:func:`~depth_completion_ros.pipeline.node_config.extrinsics_lookup`)."""
     tree = bag.static_transforms()
 
-    def lookup(sensor: str, camera_frame: str, sensor_frame: str) -> np.ndarray:
+    def from_tree(target_frame: str, source_frame: str) -> np.ndarray | None:
         try:
-            return tree.lookup(camera_frame, sensor_frame)
+            return tree.lookup(target_frame, source_frame)
         except BadInputError:
-            matrix = options.node_params.get(f"{sensor}_to_camera.matrix")
-            if matrix:
-                return parse_extrinsic(list(matrix), f"{sensor}_to_camera.matrix")
-            raise BadInputError(f"extrinsics.{sensor}", f"no /tf_static transform {camera_frame} <- {sensor_frame} "
-                                f"in the bag and no '{sensor}_to_camera.matrix' in --config") from None
+            return None
 
-    return lookup
+    return extrinsics_lookup(params, node, from_tree)
 
 
 def _holdout_split(frame: DepthFrame, lidar_msg, every: int) -> tuple[DepthFrame, np.ndarray]:
@@ -189,7 +196,7 @@ class _OfflineRun:
     def __init__(self, bag: Bag, options: EvalOptions, result: EvaluationResult, pictures_dir: Path | None) -> None:
         self.bag, self.options, self.result = bag, options, result
         self.pictures_dir = pictures_dir
-        self.lookup = extrinsics_lookup(bag, options)
+        self.lookup = bag_extrinsics(bag, options.node_params)
         device = str(options.param("device", "auto"))
         self.engines = {m: CompletionEngine(**engine_arguments(options.params, m)) for m in options.methods}
         self.sync = ApproximateSync(sync_config(options.params))
@@ -268,7 +275,7 @@ class _OccupancyRun:
     def __init__(self, bag: Bag, options: EvalOptions, result: EvaluationResult, pictures_dir: Path | None,
                  device: str) -> None:
         self.bag, self.options, self.result, self.pictures_dir = bag, options, result, pictures_dir
-        self.lookup = extrinsics_lookup(bag, options)
+        self.lookup = bag_extrinsics(bag, options.stereo_params, "stereo_occupancy")
         self.methods = {m: create_occupancy_method(m, device=device) for m in options.occupancy_methods}
         self.sync = ApproximateSync(SyncConfig(pivot="gt", required=("left", "right"),
                                                slop_ns=int(float(options.param("slop", 0.05)) * 1e9)))
@@ -305,7 +312,7 @@ class _OccupancyRun:
         left, right, gt = (matched.messages[k].payload for k in ("left", "right", "gt"))
         cloud = pointcloud2_to_array(gt, skip_nonfinite=True)
         grid = self.options.grid or VoxelGrid(frame_id=gt.header.frame_id)
-        T_grid_camera = self.lookup("occupancy grid", gt.header.frame_id, left.header.frame_id)
+        T_grid_camera = self.lookup("camera", gt.header.frame_id, left.header.frame_id)
         frame = StereoFrame(image_to_rgb(left), image_to_rgb(right),
                             camera_info_to_model(same_stamp(left_infos, left)),
                             camera_info_to_model(same_stamp(right_infos, right)), T_grid_camera)
@@ -403,7 +410,7 @@ def node_input(bag: Bag, options: EvalOptions, image_stamp_ns: int) -> tuple[np.
     if matched is None:
         raise BadInputError("image", f"no synchronized set in the bag has its image stamped {image_stamp_ns} ns")
     infos = [m.msg for m in bag.messages([options.camera_info])]
-    frame = depth_frame_of_set(matched, infos, extrinsics_lookup(bag, options), options)
+    frame = depth_frame_of_set(matched, infos, bag_extrinsics(bag, options.node_params), options)
     sparse = lidar_depth(frame, float(options.params["min_depth"]), float(options.params["max_depth"]),
                          options.occlusion_window)
     return frame.rgb, sparse

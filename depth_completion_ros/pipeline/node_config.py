@@ -1,17 +1,24 @@
-"""The one place that turns the depth-completion node's parameters into its completion
-engine and its synchronizer configuration (ROS-free).
+"""The one place that turns a node's parameters into its completion engine, its
+synchronizer configuration and its extrinsics (ROS-free).
 
-The node (``ros/depth_completion_node.py``) and ``dcr eval`` both call :func:`engine_arguments`
-and :func:`sync_config` on the node's flat parameter dictionary, so an offline evaluation
-with a parameters file builds what the node builds from it (weights, depth range, precision,
-method parameters, a radar-only rig). The defaults of these parameters are defined here once:
-the node's parameter table takes them from :data:`NODE_DEFAULTS`.
+The nodes (``ros/depth_completion_node.py``, ``ros/stereo_occupancy_node.py``) and ``dcr eval``
+(offline and live) call :func:`engine_arguments`, :func:`sync_config` and
+:func:`extrinsics_lookup` on a node's flat parameter dictionary, so an evaluation with a
+parameters file builds what the node builds from it (weights, depth range, precision, method
+parameters, a radar-only rig, extrinsics given as a matrix or as xyz + quaternion). The
+defaults of these parameters are defined here once: the node's parameter table takes them
+from :data:`NODE_DEFAULTS`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
+import numpy as np
+
+from depth_completion_ros.errors import BadInputError
+from depth_completion_ros.geometry.transforms import parse_extrinsic
+from depth_completion_ros.pipeline.message_frames import ExtrinsicsLookup
 from depth_completion_ros.pipeline.engine import DEFAULT_MAX_DEPTH, DEFAULT_METHOD, DEFAULT_MIN_DEPTH, available_methods
 from depth_completion_ros.pipeline.sync import SyncConfig
 
@@ -32,6 +39,13 @@ NODE_DEFAULTS: dict[str, object] = {
     "queue_size": 10,
 }
 NETWORK_METHODS = frozenset({"learned", "radar"})  # methods that take the precision setting
+# sensor -> parameter prefix of its extrinsic (``<prefix>.matrix`` or ``.xyz`` + ``.quaternion``), per node
+EXTRINSIC_PREFIXES: dict[str, dict[str, str]] = {
+    "depth_completion": {"lidar": "lidar_to_camera", "radar": "radar_to_camera"},  # T_camera_sensor
+    "stereo_occupancy": {"camera": "camera_to_grid"},  # T_grid_camera
+}
+# (target frame, source frame) -> T_target_source (4, 4), or None when the tree does not know it
+TransformTree = Callable[[str, str], np.ndarray | None]
 
 
 def with_defaults(params: Mapping[str, object]) -> dict[str, object]:
@@ -82,3 +96,49 @@ def sync_config(params: Mapping[str, object]) -> SyncConfig:
     return SyncConfig(pivot=pivot, required=required, optional=optional,
                       awaited=() if params["use_lidar"] else optional,
                       slop_ns=int(float(params["slop"]) * 1e9), queue_size=int(params["queue_size"]))
+
+
+def extrinsics_from_parameters(params: Mapping[str, object], prefixes: Mapping[str, str]
+                               ) -> dict[str, tuple[str, np.ndarray | None]]:
+    """sensor -> (parameter prefix, transform or None) from ``<prefix>.matrix`` (16 numbers)
+    or ``<prefix>.xyz`` + ``<prefix>.quaternion`` parameter values.
+
+    Raises:
+        BadInputError: malformed values, naming the parameter.
+    """
+    out = {}
+    for sensor, prefix in prefixes.items():
+        matrix, xyz, quaternion = (params.get(f"{prefix}.{key}") or [] for key in ("matrix", "xyz", "quaternion"))
+        T = None
+        if len(matrix):
+            T = parse_extrinsic({"matrix": list(matrix)}, prefix)
+        elif len(xyz) or len(quaternion):
+            T = parse_extrinsic({"xyz": list(xyz), "quaternion": list(quaternion)}, prefix)
+        out[sensor] = (prefix, T)
+    return out
+
+
+def extrinsics_lookup(params: Mapping[str, object], node: str, tree: TransformTree | None = None) -> ExtrinsicsLookup:
+    """A node's extrinsics: the transform tree first (TF in a node, the bag's ``/tf_static``
+    offline), then the node's parameters (:data:`EXTRINSIC_PREFIXES`).
+
+    Raises:
+        BadInputError: malformed extrinsic parameters (at once); a lookup that neither the
+            tree nor the parameters answer (when called), saying what to publish or set.
+    """
+    from_parameters = extrinsics_from_parameters(params, EXTRINSIC_PREFIXES[node])
+
+    def lookup(sensor: str, target_frame: str, sensor_frame: str) -> np.ndarray:
+        if tree is not None and target_frame and sensor_frame:
+            T = tree(target_frame, sensor_frame)
+            if T is not None:
+                return T
+        prefix, fallback = from_parameters[sensor]
+        if fallback is None:
+            raise BadInputError(
+                f"extrinsics.{sensor}",
+                f"no transform {target_frame} <- {sensor_frame}: publish it on TF (/tf_static in a bag) or set the "
+                f"'{prefix}.matrix' (16 numbers) or '{prefix}.xyz' + '{prefix}.quaternion' parameters")
+        return fallback
+
+    return lookup

@@ -53,7 +53,7 @@ from depth_completion_ros.pipeline.node_config import NODE_DEFAULTS, engine_argu
 from depth_completion_ros.pipeline.radar import WITHOUT_RADAR_CHOICES
 from depth_completion_ros.pipeline.sync import MatchedSet, SyncConfig
 from depth_completion_ros.ros.camera_info import model_to_camera_info
-from depth_completion_ros.ros.extrinsics import ExtrinsicsSource, extrinsics_from_parameters
+from depth_completion_ros.ros.extrinsics import ExtrinsicsSource
 from depth_completion_ros.pipeline.message_frames import depth_frame_from_messages
 from depth_completion_ros.ros.image import depth_to_image, numpy_to_image
 from depth_completion_ros.ros.parameters import ParameterSpec
@@ -137,8 +137,7 @@ class DepthCompletionNode(SynchronizedNode):
     def __init__(self, **kwargs) -> None:
         super().__init__("depth_completion", PARAMETERS, **kwargs)
         self.engine = self._make_engine(self.params)
-        self.extrinsics = ExtrinsicsSource(self, extrinsics_from_parameters(
-            self.params, {"lidar": "lidar_to_camera", "radar": "radar_to_camera"}))
+        self.extrinsics = ExtrinsicsSource(self, self.params, "depth_completion")
         self.pub_depth = self.create_publisher(Image, "depth", self.output_qos)
         self.pub_confidence = self.create_publisher(Image, "depth/confidence", self.output_qos)
         self.pub_info = self.create_publisher(CameraInfo, "depth/camera_info", self.output_qos)

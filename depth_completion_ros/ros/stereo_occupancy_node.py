@@ -41,7 +41,7 @@ from depth_completion_ros.pipeline.occupancy import height_band_projection, inse
 from depth_completion_ros.pipeline.occupancy_methods import SgbmOccupancy, StereoFrame, create_occupancy_method
 from depth_completion_ros.pipeline.sync import MatchedSet, SyncConfig
 from depth_completion_ros.ros.disparity import disparity_to_msg
-from depth_completion_ros.ros.extrinsics import ExtrinsicsSource, extrinsics_from_parameters
+from depth_completion_ros.ros.extrinsics import ExtrinsicsSource
 from depth_completion_ros.ros.image import depth_to_image
 from depth_completion_ros.ros.parameters import ParameterSpec
 from depth_completion_ros.ros.pointcloud import array_to_pointcloud2
@@ -109,7 +109,7 @@ class StereoOccupancyNode(SynchronizedNode):
             if p["method"] == "sgbm":
                 options.update(params=self.stereo_params, max_range=p["max_range"])
             self.method = create_occupancy_method(p["method"], **options)
-        self.extrinsics = ExtrinsicsSource(self, extrinsics_from_parameters(p, {"camera": "camera_to_grid"}))
+        self.extrinsics = ExtrinsicsSource(self, p, "stereo_occupancy")
         self.pub_disparity = self.create_publisher(DisparityImage, "disparity", self.output_qos)
         self.pub_depth = self.create_publisher(Image, "depth", self.output_qos)
         self.pub_points = self.create_publisher(PointCloud2, "occupancy/points", self.output_qos)

@@ -16,6 +16,7 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
 from depth_completion_ros.datasets.bag import Bag
+from depth_completion_ros.geometry.transforms import xyz_quat_from_transform
 
 pytestmark = pytest.mark.slow
 
@@ -165,8 +166,19 @@ def test_missing_calibration_is_reported_per_frame(sim_bag, tmp_path):
     no_tf = copy_bag_without(sim_bag, tmp_path / "no_tf", {"/tf_static"})
     result = dcr("eval", str(no_tf), "--out", str(tmp_path / "report"))
     assert result.returncode == 2  # every frame lacked calibration: nothing scored
-    assert "no /tf_static transform" in result.stderr and "lidar_to_camera.matrix" in result.stderr
+    assert "no transform camera_left_optical_frame <- velodyne" in result.stderr
+    assert "'lidar_to_camera.matrix'" in result.stderr and "'lidar_to_camera.xyz'" in result.stderr
     assert json.loads((tmp_path / "report" / "metrics.json").read_text())["drops"]["bad_input"] == 6
+    # the node's other parameter form, xyz + quaternion, is read as the node reads it
+    with Bag(sim_bag) as bag:
+        T = bag.static_transforms().lookup("camera_left_optical_frame", "velodyne")
+    xyz, quaternion = xyz_quat_from_transform(T)
+    config = tmp_path / "params.yaml"
+    config.write_text(yaml.safe_dump({"depth_completion": {"ros__parameters": {"lidar_to_camera": {
+        "xyz": [float(v) for v in xyz], "quaternion": [float(v) for v in quaternion]}}}}))
+    result = dcr("eval", str(no_tf), "--out", str(tmp_path / "with_params"), "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "with_params" / "metrics.json").read_text())["summary"][0]["frames"] == 6
 
 
 def test_ray_workers_merge_bags_into_one_report(sim_bag, tmp_path):

@@ -1,10 +1,15 @@
-"""The node's parameters -> engine and synchronizer, shared by the node and ``dcr eval``."""
+"""The node's parameters -> engine, synchronizer and extrinsics, shared by the nodes and ``dcr eval``."""
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
+
+from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.pipeline.engine import CompletionEngine
 from depth_completion_ros.pipeline.node_config import (
     engine_arguments,
+    extrinsics_lookup,
     lidar_free_methods,
     sync_config,
     with_defaults,
@@ -38,3 +43,25 @@ def test_sync_follows_the_lidar_or_each_image_on_a_radar_camera_rig():
     assert (lidar_rig.slop_ns, lidar_rig.queue_size) == (20_000_000, 4)
     radar_rig = sync_config(with_defaults({"use_lidar": False, "use_radar": True}))
     assert (radar_rig.pivot, radar_rig.required, radar_rig.awaited) == ("image", (), ("radar",))
+
+
+def test_extrinsics_come_from_the_tree_then_a_matrix_or_xyz_quaternion_parameter():
+    shifted = np.eye(4)
+    shifted[:3, 3] = [0.1, -0.2, 0.3]
+    params = {"lidar_to_camera.xyz": [0.1, -0.2, 0.3], "lidar_to_camera.quaternion": [0.0, 0.0, 0.0, 1.0],
+              "radar_to_camera.matrix": shifted.ravel().tolist()}
+    known = {("camera", "lidar_top"): 2 * np.eye(4)}
+    lookup = extrinsics_lookup(params, "depth_completion", lambda target, source: known.get((target, source)))
+    np.testing.assert_array_equal(lookup("lidar", "camera", "lidar_top"), 2 * np.eye(4))  # the tree wins
+    np.testing.assert_allclose(lookup("lidar", "camera", "velodyne"), shifted)  # xyz + quaternion
+    np.testing.assert_allclose(lookup("radar", "camera", "radar_front"), shifted)  # matrix
+    grid = extrinsics_lookup({"camera_to_grid.matrix": shifted.ravel().tolist()}, "stereo_occupancy")
+    np.testing.assert_allclose(grid("camera", "base_link", "left_optical"), shifted)
+
+
+def test_a_missing_or_malformed_extrinsic_names_the_parameters():
+    lookup = extrinsics_lookup({}, "depth_completion")
+    with pytest.raises(BadInputError, match=r"camera <- velodyne.*'lidar_to_camera.matrix'.*'lidar_to_camera.xyz'"):
+        lookup("lidar", "camera", "velodyne")
+    with pytest.raises(BadInputError, match="lidar_to_camera"):
+        extrinsics_lookup({"lidar_to_camera.matrix": [1.0, 2.0]}, "depth_completion")
