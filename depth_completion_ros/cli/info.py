@@ -7,11 +7,16 @@ import ctypes.util
 import importlib
 import os
 import platform
+import sys
+from pathlib import Path
 
 from depth_completion_ros.ros.shm import SHM_DIR, clean_zombie_shm, zombie_shm_files
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--node-docs", nargs="?", const="-", type=Path, metavar="README",
+                        help="print each node's Subscribed / Published / Parameters tables (Markdown), or with a "
+                             "file, rewrite its generated 'Nodes' block in place")
     parser.add_argument("--clean-shm", action="store_true",
                         help="remove the Fast DDS shared-memory files of dead processes from /dev/shm "
                              "(what 'fastdds shm clean' does; files in use are kept)")
@@ -27,6 +32,9 @@ def _module_version(name: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from depth_completion_ros import __version__
+
+    if args.node_docs is not None:
+        return _node_docs(args.node_docs)
 
     print(f"depth_completion_ros {__version__} on Python {platform.python_version()} ({platform.machine()})")
     for name in ("numpy", "scipy", "cv2", "torch", "open3d", "rosbags", "rclpy"):
@@ -48,4 +56,19 @@ def run(args: argparse.Namespace) -> int:
     elif zombies:
         print(f"  {len(zombies)} Fast DDS shared-memory files of dead processes in {SHM_DIR} "
               "(they can stall new nodes; remove them with: dcr info --clean-shm)")
+    return 0
+
+
+def _node_docs(readme: Path) -> int:
+    from depth_completion_ros.ros.node_docs import nodes_markdown, write_readme
+
+    if str(readme) == "-":
+        print(nodes_markdown())
+        return 0
+    try:
+        changed = write_readme(readme)
+    except (OSError, ValueError) as error:
+        print(f"dcr info: error: {readme}: {error}", file=sys.stderr)
+        return 2
+    print(f"{readme}: node tables {'rewritten' if changed else 'already up to date'}")
     return 0

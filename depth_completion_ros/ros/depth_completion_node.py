@@ -1,21 +1,7 @@
 """The depth-completion node: camera + LiDAR (+ radar) in, dense metric depth out.
 
-Subscribed topics:
-    ``image`` (sensor_msgs/Image: rgb8, bgr8, rgba8, bgra8 or mono8)
-    ``camera_info`` (sensor_msgs/CameraInfo; the one with the image stamp, else the latest; the
-    first frame waits up to 1 s for the first CameraInfo)
-    ``lidar/points`` (sensor_msgs/PointCloud2 with x, y, z, only with ``use_lidar: true``)
-    ``radar/points`` (sensor_msgs/PointCloud2, only with ``use_radar: true``)
-
-Published topics:
-    ``depth`` (sensor_msgs/Image, REP 118: 32FC1 metres with NaN = invalid, or 16UC1 mm)
-    ``depth/confidence`` (sensor_msgs/Image 32FC1 in [0, 1])
-    ``depth/camera_info`` (the CameraInfo of the output image)
-    ``depth/points`` (coloured PointCloud2, with ``publish_points: true``)
-    ``sparse_depth`` (the projected LiDAR input, 32FC1, with ``publish_sparse: true``)
-    ``~/diagnostics`` (diagnostic_msgs/DiagnosticArray, 1 Hz)
-
-Parameters: see :data:`PARAMETERS` (``ros2 param describe`` prints each description).
+Subscribed and published topics and parameters: :data:`INTERFACE` (``ros2 param describe``
+prints each parameter's description; the README's "Nodes" section is generated from it).
 
 Output stamp = image stamp; output frame = the image's optical frame. One output per
 synchronized LiDAR sweep (per image with ``use_lidar: false``, a radar-camera rig: the
@@ -56,6 +42,7 @@ from depth_completion_ros.ros.camera_info import model_to_camera_info
 from depth_completion_ros.ros.extrinsics import ExtrinsicsSource
 from depth_completion_ros.pipeline.message_frames import depth_frame_from_messages
 from depth_completion_ros.ros.image import depth_to_image, numpy_to_image
+from depth_completion_ros.ros.node_docs import NodeInterface, TopicSpec
 from depth_completion_ros.ros.parameters import ParameterSpec
 from depth_completion_ros.ros.pointcloud import xyz_to_pointcloud2
 from depth_completion_ros.ros.stamps import stamp_to_ns
@@ -118,6 +105,25 @@ PARAMETERS = COMMON_PARAMETERS + (
     *extrinsic_parameters("lidar_to_camera", "LiDAR", "the camera optical frame"),
     *extrinsic_parameters("radar_to_camera", "Radar", "the camera optical frame"),
 )
+
+SUBSCRIBED = (
+    TopicSpec("image", "sensor_msgs/Image", "rgb8, bgr8, rgba8, bgra8 or mono8."),
+    TopicSpec("camera_info", "sensor_msgs/CameraInfo", "The one with the image's stamp, else the latest; the first "
+              "frame waits up to 1 s for the first CameraInfo."),
+    TopicSpec("lidar/points", "sensor_msgs/PointCloud2", "x, y, z (any layout); with `use_lidar: true`."),
+    TopicSpec("radar/points", "sensor_msgs/PointCloud2", "Fields `radar_fields`; with `use_radar: true`."),
+)
+PUBLISHED = (
+    TopicSpec("depth", "sensor_msgs/Image", "REP 118: 32FC1 metres with NaN = invalid, or 16UC1 millimetres "
+              "(`output_encoding`); stamp and frame of the image."),
+    TopicSpec("depth/confidence", "sensor_msgs/Image", "32FC1 in [0, 1]."),
+    TopicSpec("depth/camera_info", "sensor_msgs/CameraInfo", "The camera of the output image."),
+    TopicSpec("depth/points", "sensor_msgs/PointCloud2", "Coloured points of the depth; with `publish_points: true`."),
+    TopicSpec("sparse_depth", "sensor_msgs/Image", "The projected LiDAR input, 32FC1; with `publish_sparse: true`."),
+    TopicSpec("~/diagnostics", "diagnostic_msgs/DiagnosticArray", "1 Hz: rates, latency, drops by reason, device."),
+)
+INTERFACE = NodeInterface("depth_completion", "Camera + LiDAR (+ radar) in, dense metric depth out "
+                          "(`dcr run`, `launch/depth_completion.launch.py`).", SUBSCRIBED, PUBLISHED, PARAMETERS)
 INPUT_TOPICS = {"image": Image, "camera_info": CameraInfo, "lidar/points": PointCloud2, "radar/points": PointCloud2}
 _SYNC_NAMES = {"image": "image", "camera_info": None, "lidar/points": "lidar", "radar/points": "radar"}
 _INPUT_SWITCHES = {"lidar/points": "use_lidar", "radar/points": "use_radar"}  # topic -> parameter that enables it

@@ -1,18 +1,8 @@
 """The stereo occupancy node: a rectified stereo pair (or a dense depth image) in, voxel
 occupancy out.
 
-Subscribed topics (``source: stereo``, the default):
-    ``left/image_rect``, ``left/camera_info``, ``right/image_rect``, ``right/camera_info``
-Subscribed topics (``source: depth``, e.g. the depth-completion node's output):
-    ``depth`` (32FC1 m or 16UC1 mm), ``depth/camera_info``
-
-Published topics:
-    ``disparity`` (stereo_msgs/DisparityImage, SGBM; stereo source)
-    ``depth`` (sensor_msgs/Image 32FC1, REP 118; stereo source)
-    ``occupancy/points`` (PointCloud2 of occupied voxel centres: x, y, z, label, probability)
-    ``occupancy/markers`` (visualization_msgs/MarkerArray CUBE_LIST, throttled, optional)
-    ``occupancy/grid`` (nav_msgs/OccupancyGrid: the height band [band_min_z, band_max_z])
-    ``~/diagnostics``
+Subscribed and published topics and parameters: :data:`INTERFACE` (the README's "Nodes"
+section is generated from it).
 
 The grid lives in ``grid.frame_id``; the left camera's pose in it comes from TF when
 tf2_ros is available, else from the ``camera_to_grid.*`` parameters. Occupancy methods:
@@ -43,6 +33,7 @@ from depth_completion_ros.pipeline.sync import MatchedSet, SyncConfig
 from depth_completion_ros.ros.disparity import disparity_to_msg
 from depth_completion_ros.ros.extrinsics import ExtrinsicsSource
 from depth_completion_ros.ros.image import depth_to_image
+from depth_completion_ros.ros.node_docs import NodeInterface, TopicSpec
 from depth_completion_ros.ros.parameters import ParameterSpec
 from depth_completion_ros.ros.pointcloud import array_to_pointcloud2
 from depth_completion_ros.ros.stamps import make_header, stamp_to_ns
@@ -83,6 +74,27 @@ PARAMETERS = COMMON_PARAMETERS + (
     ParameterSpec("band_max_z", 1.8, "Highest voxel centre of the Nav2 height band, metres.", -100.0, 100.0),
     *extrinsic_parameters("camera_to_grid", "Left camera", "the grid frame"),
 )
+
+SUBSCRIBED = (
+    TopicSpec("left/image_rect", "sensor_msgs/Image", "Rectified left image; with `source: stereo` (the default)."),
+    TopicSpec("left/camera_info", "sensor_msgs/CameraInfo", "With `source: stereo`."),
+    TopicSpec("right/image_rect", "sensor_msgs/Image", "Rectified right image; with `source: stereo`."),
+    TopicSpec("right/camera_info", "sensor_msgs/CameraInfo", "With `source: stereo`."),
+    TopicSpec("depth", "sensor_msgs/Image", "32FC1 m or 16UC1 mm (e.g. the depth-completion node's output); "
+              "with `source: depth`."),
+    TopicSpec("depth/camera_info", "sensor_msgs/CameraInfo", "With `source: depth`."),
+)
+PUBLISHED = (
+    TopicSpec("disparity", "stereo_msgs/DisparityImage", "SGBM disparity; stereo source."),
+    TopicSpec("depth", "sensor_msgs/Image", "32FC1, REP 118; stereo source."),
+    TopicSpec("occupancy/points", "sensor_msgs/PointCloud2", "Occupied voxel centres: x, y, z, label, probability."),
+    TopicSpec("occupancy/markers", "visualization_msgs/MarkerArray", "CUBE_LIST, throttled, optional."),
+    TopicSpec("occupancy/grid", "nav_msgs/OccupancyGrid", "The height band [`band_min_z`, `band_max_z`] for Nav2."),
+    TopicSpec("~/diagnostics", "diagnostic_msgs/DiagnosticArray", "1 Hz: rates, latency, drops by reason."),
+)
+INTERFACE = NodeInterface("stereo_occupancy", "A rectified stereo pair (or a dense depth image) in, voxel occupancy "
+                          "out (`launch/stereo_occupancy.launch.py`, or `dcr run` with a `stereo_occupancy:` section in its "
+                          "parameters file).", SUBSCRIBED, PUBLISHED, PARAMETERS)
 
 
 def _class_colour(labels: np.ndarray) -> np.ndarray:
