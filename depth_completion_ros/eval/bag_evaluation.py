@@ -47,7 +47,13 @@ from depth_completion_ros.pipeline.message_frames import (
     ExtrinsicsLookup,
     depth_frame_from_messages,
 )
-from depth_completion_ros.pipeline.node_config import engine_arguments, extrinsics_lookup, sync_config, with_defaults
+from depth_completion_ros.pipeline.node_config import (
+    engine_arguments,
+    extrinsics_lookup,
+    grid_from_params,
+    sync_config,
+    with_defaults,
+)
 from depth_completion_ros.pipeline.occupancy_methods import StereoFrame, create_occupancy_method
 from depth_completion_ros.pipeline.sync import ApproximateSync, MatchedSet, SyncConfig
 
@@ -157,13 +163,10 @@ def load_node_params(config: Path | None, node: str = "depth_completion") -> dic
 
 
 def load_grid(config: Path | None) -> VoxelGrid | None:
-    """The stereo_occupancy node's voxel grid from a parameters file, None when not given."""
+    """The stereo_occupancy node's voxel grid from a parameters file (as the node builds it),
+    None when the file has no stereo_occupancy section."""
     params = load_node_params(config, "stereo_occupancy")
-    if "grid.shape" not in params:
-        return None
-    return VoxelGrid(origin=tuple(params.get("grid.origin", (0.0, -25.6, -2.0))),
-                     resolution=float(params.get("grid.resolution", 0.2)), shape=tuple(params["grid.shape"]),
-                     frame_id=str(params.get("grid.frame_id", "base_link")))
+    return grid_from_params(params) if params else None
 
 
 def bag_extrinsics(bag: Bag, params: dict, node: str = "depth_completion") -> ExtrinsicsLookup:

@@ -18,6 +18,7 @@ import numpy as np
 
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.geometry.transforms import parse_extrinsic
+from depth_completion_ros.geometry.voxels import VoxelGrid
 from depth_completion_ros.pipeline.message_frames import ExtrinsicsLookup
 from depth_completion_ros.pipeline.engine import DEFAULT_MAX_DEPTH, DEFAULT_METHOD, DEFAULT_MIN_DEPTH, available_methods
 from depth_completion_ros.pipeline.sync import SyncConfig
@@ -38,6 +39,10 @@ NODE_DEFAULTS: dict[str, object] = {
     "slop": 0.05,
     "queue_size": 10,
 }
+_GRID = VoxelGrid()  # SemanticKITTI's geometry: 256 x 256 x 32 voxels of 0.2 m ahead of the rig
+# the stereo_occupancy node's grid (its parameter table takes these defaults)
+GRID_DEFAULTS: dict[str, object] = {"grid.frame_id": "base_link", "grid.origin": list(_GRID.origin),
+                                    "grid.resolution": _GRID.resolution, "grid.shape": list(_GRID.shape)}
 NETWORK_METHODS = frozenset({"learned", "radar"})  # methods that take the precision setting
 # sensor -> parameter prefix of its extrinsic (``<prefix>.matrix`` or ``.xyz`` + ``.quaternion``), per node
 EXTRINSIC_PREFIXES: dict[str, dict[str, str]] = {
@@ -142,3 +147,10 @@ def extrinsics_lookup(params: Mapping[str, object], node: str, tree: TransformTr
         return fallback
 
     return lookup
+
+
+def grid_from_params(params: Mapping[str, object]) -> VoxelGrid:
+    """The stereo_occupancy node's voxel grid from its ``grid.*`` parameters (defaults: :data:`GRID_DEFAULTS`)."""
+    p = {**GRID_DEFAULTS, **{key: value for key, value in params.items() if key in GRID_DEFAULTS}}
+    return VoxelGrid(origin=tuple(float(v) for v in p["grid.origin"]), resolution=float(p["grid.resolution"]),
+                     shape=tuple(int(v) for v in p["grid.shape"]), frame_id=str(p["grid.frame_id"]))

@@ -27,6 +27,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 from depth_completion_ros.datasets.messages import camera_info_to_model, image_to_depth, image_to_rgb
 from depth_completion_ros.geometry.voxels import VoxelGrid
 from depth_completion_ros.pipeline.engine import describe_device, resolve_device
+from depth_completion_ros.pipeline.node_config import GRID_DEFAULTS, grid_from_params
 from depth_completion_ros.pipeline.occupancy import height_band_projection, insert_depth, occupied_voxels
 from depth_completion_ros.pipeline.occupancy_methods import SgbmOccupancy, StereoFrame, create_occupancy_method
 from depth_completion_ros.pipeline.sync import MatchedSet, SyncConfig
@@ -60,12 +61,12 @@ PARAMETERS = COMMON_PARAMETERS + (
                   runtime=False),
     ParameterSpec("block_size", 5, "SGBM matching window, pixels (odd).", 1, 21, runtime=False),
     ParameterSpec("max_range", 45.0, "Depths beyond this only clear space, metres.", 1.0, 500.0),
-    ParameterSpec("grid.frame_id", "base_link", "Frame of the voxel grid (a fixed frame: base_link, the LiDAR...).",
+    ParameterSpec("grid.frame_id", GRID_DEFAULTS["grid.frame_id"], "Frame of the voxel grid (a fixed frame: base_link, the LiDAR...).",
                   runtime=False),
-    ParameterSpec("grid.origin", [0.0, -25.6, -2.0], "Minimum corner of the grid in grid.frame_id, metres.",
+    ParameterSpec("grid.origin", GRID_DEFAULTS["grid.origin"], "Minimum corner of the grid in grid.frame_id, metres.",
                   array_type=_DOUBLES, runtime=False),
-    ParameterSpec("grid.resolution", 0.2, "Voxel edge, metres.", 0.01, 5.0, runtime=False),
-    ParameterSpec("grid.shape", [256, 256, 32], "Voxels along x, y, z.", array_type=_INTEGERS, runtime=False),
+    ParameterSpec("grid.resolution", GRID_DEFAULTS["grid.resolution"], "Voxel edge, metres.", 0.01, 5.0, runtime=False),
+    ParameterSpec("grid.shape", GRID_DEFAULTS["grid.shape"], "Voxels along x, y, z.", array_type=_INTEGERS, runtime=False),
     ParameterSpec("publish_markers", False, "Also publish occupancy/markers (RViz collapses above ~20k cubes)."),
     ParameterSpec("markers_rate", 1.0, "Largest occupancy/markers rate, Hz.", 0.01, 30.0),
     ParameterSpec("max_markers", 20000, "Most cubes in one MarkerArray (the nearest are kept).", 1, 1_000_000),
@@ -109,8 +110,7 @@ class StereoOccupancyNode(SynchronizedNode):
     def __init__(self, **kwargs) -> None:
         super().__init__("stereo_occupancy", PARAMETERS, **kwargs)
         p = self.params
-        self.grid = VoxelGrid(origin=tuple(p["grid.origin"]), resolution=p["grid.resolution"],
-                              shape=tuple(p["grid.shape"]), frame_id=p["grid.frame_id"])
+        self.grid = grid_from_params(p)
         self.device = resolve_device(p["device"])
         self.stereo_params = StereoParams(num_disparities=p["num_disparities"], block_size=p["block_size"])
         self.method = None

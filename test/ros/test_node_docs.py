@@ -61,3 +61,22 @@ def test_a_node_creates_the_topics_of_its_table(ros_domain_id, node_class, overr
         if node is not None:
             node.destroy_node()
         rclpy.shutdown(context=context)
+
+
+def test_presets_set_only_known_parameters_and_never_restate_a_default():
+    import yaml
+
+    def flat(tree: dict, prefix: str = "") -> dict:
+        out = {}
+        for key, value in tree.items():
+            out.update(flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
+        return out
+
+    defaults = {node.name: {spec.name: spec.default for spec in node.parameters} for node in nodes()}
+    presets = sorted((README.parent / "config").glob("*.yaml"))
+    assert len(presets) >= 4
+    for preset in presets:
+        for node, section in yaml.safe_load(preset.read_text()).items():
+            for name, value in flat(section["ros__parameters"]).items():
+                assert name in defaults[node], f"{preset.name}: '{name}' is not a {node} parameter"
+                assert value != defaults[node][name], f"{preset.name}: '{name}: {value}' restates the default"
