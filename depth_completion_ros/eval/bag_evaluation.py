@@ -49,6 +49,7 @@ from depth_completion_ros.pipeline.message_frames import (
 )
 from depth_completion_ros.pipeline.node_config import (
     engine_arguments,
+    camera_info_for_image,
     extrinsics_lookup,
     grid_from_params,
     sync_config,
@@ -344,10 +345,8 @@ def depth_frame_of_set(matched: MatchedSet, infos, lookup, options: EvalOptions)
 
 
 def same_stamp(infos, image):
-    same = [i for i in infos if i.header.stamp == image.header.stamp]
-    if not same and not infos:
-        raise BadInputError("camera_info", "no CameraInfo before this image")
-    return same[-1] if same else infos[-1]
+    """The image's CameraInfo among those read so far, as the node chooses it."""
+    return camera_info_for_image(infos, image)[0]
 
 
 def evaluate_offline(bag_path: str | Path, options: EvalOptions, pictures_dir: Path | None = None) -> EvaluationResult:

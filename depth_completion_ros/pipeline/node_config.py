@@ -1,5 +1,5 @@
 """The one place that turns a node's parameters into its completion engine, its
-synchronizer configuration and its extrinsics (ROS-free).
+synchronizer configuration, its extrinsics and its CameraInfo choice (ROS-free).
 
 The nodes (``ros/depth_completion_node.py``, ``ros/stereo_occupancy_node.py``) and ``dcr eval``
 (offline and live) call :func:`engine_arguments`, :func:`sync_config` and
@@ -12,7 +12,7 @@ from :data:`NODE_DEFAULTS`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -154,3 +154,16 @@ def grid_from_params(params: Mapping[str, object]) -> VoxelGrid:
     p = {**GRID_DEFAULTS, **{key: value for key, value in params.items() if key in GRID_DEFAULTS}}
     return VoxelGrid(origin=tuple(float(v) for v in p["grid.origin"]), resolution=float(p["grid.resolution"]),
                      shape=tuple(int(v) for v in p["grid.shape"]), frame_id=str(p["grid.frame_id"]))
+
+
+def camera_info_for_image(infos: Sequence, image, topic: str = "camera_info") -> tuple[object, bool]:
+    """The CameraInfo of an image: the last of ``infos`` with the image's stamp, else the
+    latest one (a driver that stamps its CameraInfo on its own); and whether the stamp matched.
+
+    Raises:
+        BadInputError: no CameraInfo yet.
+    """
+    if not infos:
+        raise BadInputError("camera_info", f"no CameraInfo received on '{topic}' yet")
+    same_stamp = [info for info in infos if info.header.stamp == image.header.stamp]
+    return (same_stamp[-1], True) if same_stamp else (infos[-1], False)

@@ -44,7 +44,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo
 
 from depth_completion_ros.errors import BadInputError
-from depth_completion_ros.pipeline.node_config import NODE_DEFAULTS
+from depth_completion_ros.pipeline.node_config import NODE_DEFAULTS, camera_info_for_image
 from depth_completion_ros.pipeline.sync import ApproximateSync, MatchedSet, SetQueue, SyncConfig
 from depth_completion_ros.ros.diagnostics import NodeStatistics, diagnostic_array
 from depth_completion_ros.ros.parameters import ParameterSpec, check_update, declare_all
@@ -232,11 +232,8 @@ class SynchronizedNode(Node):
             self._camera_info_arrived.wait_for(
                 usable, timeout=FIRST_CAMERA_INFO_WAIT_S if first else CAMERA_INFO_STAMP_WAIT_S)
             infos = list(self._camera_infos[info_topic])
-        if not infos:
-            raise BadInputError("camera_info", f"no CameraInfo received on '{info_topic}' yet")
-        same_stamp = [info for info in infos if info.header.stamp == stamp]
-        self._info_stamped[info_topic] = bool(same_stamp)
-        return same_stamp[-1] if same_stamp else infos[-1]
+        info, self._info_stamped[info_topic] = camera_info_for_image(infos, image_msg, info_topic)
+        return info
 
     # ---- internals ---------------------------------------------------------------------
     def _on_set_parameters(self, parameters):

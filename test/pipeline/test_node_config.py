@@ -8,6 +8,7 @@ import pytest
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.pipeline.engine import CompletionEngine
 from depth_completion_ros.pipeline.node_config import (
+    camera_info_for_image,
     engine_arguments,
     extrinsics_lookup,
     lidar_free_methods,
@@ -65,3 +66,16 @@ def test_a_missing_or_malformed_extrinsic_names_the_parameters():
         lookup("lidar", "camera", "velodyne")
     with pytest.raises(BadInputError, match="lidar_to_camera"):
         extrinsics_lookup({"lidar_to_camera.matrix": [1.0, 2.0]}, "depth_completion")
+
+
+def test_the_camera_info_of_an_image_is_the_one_with_its_stamp_else_the_latest():
+    from types import SimpleNamespace
+
+    def message(stamp: int, tag: str = "") -> SimpleNamespace:
+        return SimpleNamespace(header=SimpleNamespace(stamp=stamp), tag=tag)
+
+    infos = [message(1, "a"), message(2, "b"), message(3, "c")]
+    assert camera_info_for_image(infos, message(2)) == (infos[1], True)
+    assert camera_info_for_image(infos, message(9)) == (infos[2], False)
+    with pytest.raises(BadInputError, match="no CameraInfo received on 'left/camera_info'"):
+        camera_info_for_image([], message(1), "left/camera_info")
