@@ -15,10 +15,20 @@ Without radar in view (late, missing or all outside the image), ``without_radar`
 * ``lidar``: the classical fill of the LiDAR points when there are any (camera + LiDAR),
   else as ``camera``.
 
+Input-consistency guard, as the ``learned`` method's: the output must agree with the radar
+depths it was given, at their own pixels. The median relative disagreement ``d`` there is
+0.22-0.44 on the simulator's validation frames (radar elevation noise puts a return on a
+pixel of another surface), so the guard starts above that: the network keeps weight
+``clip((high - d) / (high - low), 0, 1)`` against its own radar prior (the geometric
+baseline's road-cut columns), ``disagreement_low`` = 0.6, ``disagreement_high`` = 0.9
+(method parameters). A scene unlike the simulator's (a building facade filling a nuScenes
+back camera: the network put it at twice the radar's 8 m, d = 1.0) then falls back to what
+the radar says instead of contradicting it.
+
 Counted in :attr:`RadarCompletion.counts` (``radar_frames``, ``camera_only_frames``,
-``lidar_frames``, and ``prior_fallbacks``: a non-finite network output, answered with the
-radar column prior), and reported with the runner's ``gpu_oom_fallbacks`` by
-:meth:`RadarCompletion.counters` (the node's diagnostics).
+``lidar_frames``, ``prior_fallbacks``: a non-finite network output, answered with the
+radar column prior, and ``distrusted_frames``: blended by the guard), and reported with the
+runner's ``gpu_oom_fallbacks`` by :meth:`RadarCompletion.counters` (the node's diagnostics).
 """
 
 from __future__ import annotations
@@ -46,13 +56,15 @@ from depth_completion_ros.models.radar_input import (
 )
 from depth_completion_ros.pipeline.classical import ClassicalParams, classical_fill, completion_confidence
 from depth_completion_ros.pipeline.engine import DepthResult, register_method
-from depth_completion_ros.pipeline.learned import WEIGHTS_DIR, shipped_weights
+from depth_completion_ros.pipeline.learned import WEIGHTS_DIR, input_disagreement, network_trust, shipped_weights
 
 SHIPPED_RADAR = WEIGHTS_DIR / "radar_small.pt"
 WITHOUT_RADAR_CHOICES = ("camera", "lidar")
-_PARAMETERS = {"working_scale", "without_radar", "channels_last", "compile", "fp16", "camera_height", "pitch_deg"}
+_PARAMETERS = {"working_scale", "without_radar", "channels_last", "compile", "fp16", "camera_height", "pitch_deg",
+               "disagreement_low", "disagreement_high"}
+RADAR_DISAGREEMENT_LOW, RADAR_DISAGREEMENT_HIGH = 0.6, 0.9  # the guard (module docstring)
 DEFAULT_CAMERA_HEIGHT_M = 1.51  # nuScenes CAM_FRONT above the road (config/rigs/nuscenes.yaml)
-COUNTED = ("radar_frames", "camera_only_frames", "lidar_frames", "prior_fallbacks")  # keys of RadarCompletion.counts
+COUNTED = ("radar_frames", "camera_only_frames", "lidar_frames", "prior_fallbacks", "distrusted_frames")  # keys of RadarCompletion.counts
 
 
 def working_size(camera: CameraModel, scale: float, stride: int) -> tuple[int, int]:
@@ -74,6 +86,7 @@ class RadarCompletion:
         road: (camera height m, pitch deg) for a network trained on the road-cut prior
             (its ``radar_road``; the method parameters ``camera_height`` / ``pitch_deg`` set
             them for another rig); None for one trained on the column prior.
+        disagreement: ``(low, high)`` of the input-consistency guard (module docstring).
         stride: 1 (the method resizes to multiples of the network stride itself).
     """
 
@@ -83,6 +96,7 @@ class RadarCompletion:
     working_scale: float = 0.5
     without_radar: str = "camera"
     road: tuple[float, float] | None = None
+    disagreement: tuple[float, float] = (RADAR_DISAGREEMENT_LOW, RADAR_DISAGREEMENT_HIGH)
     stride: int = 1
     counts: Counter = field(default_factory=Counter)
 
@@ -107,9 +121,23 @@ class RadarCompletion:
             self.counts["prior_fallbacks"] += 1
             prior = cv2.resize(inputs.prior, (cam.width, cam.height), interpolation=cv2.INTER_NEAREST)
             return DepthResult(prior, np.zeros_like(prior), fallback=True)
+        if has_radar:
+            depth, confidence = self._guard(depth, confidence, inputs.sparse, inputs.prior)
         size = (cam.width, cam.height)
         return DepthResult(cv2.resize(depth, size, interpolation=cv2.INTER_NEAREST),
                            cv2.resize(confidence, size, interpolation=cv2.INTER_LINEAR))
+
+    def _guard(self, depth: np.ndarray, confidence: np.ndarray, radar_depth: np.ndarray, prior: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """The input-consistency guard on (h, w) working-resolution arrays (metres; radar depth 0 = none)."""
+        trust = network_trust(input_disagreement(depth, radar_depth), *self.disagreement)
+        if trust == 1.0:
+            return depth, confidence
+        self.counts["distrusted_frames"] += 1
+        prior_confidence = completion_confidence(prior, radar_depth > 0)
+        has_prior = prior > 0  # the network alone where the prior has nothing (no column, above the horizon)
+        return (np.where(has_prior, trust * depth + (1 - trust) * prior, depth).astype(np.float32),
+                np.where(has_prior, trust * confidence + (1 - trust) * prior_confidence, confidence).astype(np.float32))
 
     @property
     def device(self) -> str:
@@ -146,7 +174,12 @@ def _radar(device: str, weights: Path | None, params: Mapping[str, object]) -> R
                          fp16=bool(params.get("fp16", True)))
     trained_road = model.config.radar_road
     road = None if trained_road is None else road_geometry(params, *trained_road)
-    return RadarCompletion(runner, model.stride, model.config.radar_points, working_scale, without_radar, road)
+    low = float(params.get("disagreement_low", RADAR_DISAGREEMENT_LOW))
+    high = float(params.get("disagreement_high", RADAR_DISAGREEMENT_HIGH))
+    if not 0 <= low < high:
+        raise BadInputError("method_params", f"need 0 <= disagreement_low < disagreement_high, got {low}, {high}")
+    return RadarCompletion(runner, model.stride, model.config.radar_points, working_scale, without_radar, road,
+                           (low, high))
 
 
 def road_geometry(params: Mapping[str, object], height_m: float = DEFAULT_CAMERA_HEIGHT_M,

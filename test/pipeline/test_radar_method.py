@@ -141,3 +141,32 @@ def test_a_network_trained_on_the_road_cut_prior_gets_it_for_the_configured_rig(
     assert engine.implementation.road == (2.2, 2.0)
     assert engine.complete(rgb(), np.zeros((CAMERA.height, CAMERA.width), np.float32), CAMERA, RADAR).depth.shape \
         == (CAMERA.height, CAMERA.width)
+
+
+def test_an_output_that_contradicts_its_radar_falls_back_to_the_radar_prior(radar_weights):
+    engine = CompletionEngine("radar", device="cpu", weights=radar_weights)
+    method = engine.implementation
+    sparse = np.zeros((CAMERA.height, CAMERA.width), np.float32)
+    outputs = {}
+
+    def runner(scale: float):
+        def run(rgb, sparse, prior, radar):
+            outputs["prior"] = prior
+            return np.where(prior > 0, prior * scale, 30.0).astype(np.float32), np.ones_like(sparse)
+        return run
+
+    method.runner = runner(1.3)  # 30 % off the radar: within what the simulator's radar noise gives
+    near = engine.complete(rgb(), sparse, CAMERA, RADAR).depth
+    assert method.counts["distrusted_frames"] == 0
+    method.runner = runner(2.0)  # twice every radar depth: the network is not believed
+    contradicting = engine.complete(rgb(), sparse, CAMERA, RADAR).depth
+    assert method.counts["distrusted_frames"] == 1
+    assert set(np.unique(np.round(contradicting))) <= {8.0, 20.0}  # the column prior (no road cut here)
+    assert np.allclose(near[near > 0] / 1.3, contradicting[near > 0], rtol=0.02)
+    method.runner = runner(1.75)  # between the two thresholds: a blend
+    blended = engine.complete(rgb(), sparse, CAMERA, RADAR).depth
+    assert np.all((blended >= contradicting - 1e-4) & (blended <= 1.75 * contradicting + 1e-4))
+    assert not np.allclose(blended, contradicting) and method.counts["distrusted_frames"] == 2
+    with pytest.raises(BadInputError, match="disagreement_low < disagreement_high"):
+        CompletionEngine("radar", device="cpu", weights=radar_weights,
+                         method_params={"disagreement_low": 0.9, "disagreement_high": 0.6})
