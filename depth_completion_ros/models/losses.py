@@ -29,9 +29,10 @@ def masked_l2(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
     return masked_mean((prediction - target) ** 2, mask)
 
 
-def depth_loss(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """L1 + L2 on metric (or scale-normalized) depth."""
-    return masked_l1(prediction, target, mask) + masked_l2(prediction, target, mask)
+def depth_loss(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, l1_weight: float = 1.0
+               ) -> torch.Tensor:
+    """``l1_weight`` L1 + L2 on metric (or scale-normalized) depth (0: pure L2, what RMSE measures)."""
+    return l1_weight * masked_l1(prediction, target, mask) + masked_l2(prediction, target, mask)
 
 
 def multiscale_smooth_l1(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,

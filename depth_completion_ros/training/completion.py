@@ -96,6 +96,8 @@ class StageConfig:
         samples_per_epoch: samples per epoch (0 = every cached frame once).
         lr: AdamW learning rate (cosine-decayed to 5 % over the stage).
         gradient_weight, ssi_weight, confidence_weight, mask_weight: loss weights.
+        l1_weight: weight of the L1 term of the depth loss beside its L2 term (0 = pure L2:
+            the mean, what RMSE rewards, where the depth is ambiguous; L1 pulls to the median).
         ema_decay: if > 0, an exponential moving average of the weights (and BatchNorm
             statistics) is what is validated, saved as ``state_dict`` and handed to the next
             stage; the raw weights are kept in the checkpoint for resuming.
@@ -111,6 +113,7 @@ class StageConfig:
     ssi_weight: float = 0.0
     confidence_weight: float = 0.1
     mask_weight: float = 0.0
+    l1_weight: float = 1.0
     ema_decay: float = 0.0
 
 
@@ -265,7 +268,7 @@ def _stage_loss(stage: StageConfig, model: nn.Module, batch: dict[str, torch.Ten
         return _radar_loss(stage, model, batch, mask)
     depth, confidence = model(batch["rgb"], batch["sparse"], batch["prior"])
     scale = depth_scale(batch["sparse"])
-    loss = depth_loss(depth / scale, target / scale, mask)
+    loss = depth_loss(depth / scale, target / scale, mask, stage.l1_weight)
     loss = loss + stage.confidence_weight * confidence_loss(confidence, depth, target, mask)
     if stage.gradient_weight and stage.supervision == "dense":
         loss = loss + stage.gradient_weight * gradient_loss(torch.log(depth), torch.log(target.clamp_min(1e-3)), mask)

@@ -32,6 +32,7 @@ def test_masked_l1_and_l2_by_hand():
     assert masked_l1(prediction, target, mask).item() == pytest.approx(3 / 3)
     assert masked_l2(prediction, target, mask).item() == pytest.approx((1 + 0 + 4) / 3)
     assert depth_loss(prediction, target, mask).item() == pytest.approx(1 + 5 / 3)
+    assert depth_loss(prediction, target, mask, l1_weight=0.0).item() == pytest.approx(5 / 3)  # L2 alone
 
 
 def test_empty_mask_gives_zero_not_nan():
