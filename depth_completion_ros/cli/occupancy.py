@@ -22,6 +22,8 @@ from depth_completion_ros.cli.frames import finish, run_frames
 from depth_completion_ros.cli.paths import output_dir
 from depth_completion_ros.errors import BadInputError
 
+# the occupancy registry's methods, spelled out: reading the registry here would import torch
+# whenever any dcr command builds its parser (a test keeps the two equal)
 METHODS = ("sgbm", "learned", "occdepth", "lidar")
 
 

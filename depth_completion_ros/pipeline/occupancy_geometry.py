@@ -21,8 +21,6 @@ from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.geometry.voxels import FREE, OCCUPIED, UNKNOWN, VoxelGrid
 from depth_completion_ros.pipeline.engine import resolve_device
 from depth_completion_ros.pipeline.occupancy_methods import (
-    OCCUPANCY_METHODS,
-    LearnedOccupancy,
     SgbmOccupancy,
     StereoFrame,
     register_occupancy_method,
@@ -31,10 +29,8 @@ from depth_completion_ros.stereo.matching import compute_disparity
 
 GEOMETRY_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "occupancy_geometry.pt"
 
-OCCUPANCY_METHODS.setdefault("occdepth", LearnedOccupancy)  # the RGB OccDepth network, by its own name
 
-
-@register_occupancy_method("learned")
+@register_occupancy_method("learned", takes_weights=True)
 class GeometryOccupancy:
     """``sgbm`` geometry, cleaned and completed by :class:`~..models.occupancy_geometry.GeometryOccNet`.
 

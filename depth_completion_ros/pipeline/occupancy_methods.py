@@ -60,13 +60,25 @@ class OccupancyMethod(Protocol):
 
 
 OCCUPANCY_METHODS: dict[str, Callable[..., OccupancyMethod]] = {}
+NEEDS_LIDAR: set[str] = set()  # methods that read the frame's LiDAR scan (not a stereo pair alone)
+TAKES_WEIGHTS: set[str] = set()  # methods with a ``weights`` option (a trained network)
 
 
-def register_occupancy_method(name: str) -> Callable:
+def register_occupancy_method(name: str, *, needs_lidar: bool = False, takes_weights: bool = False) -> Callable:
+    """Decorator registering an occupancy method factory and what it needs."""
     def decorator(factory: Callable[..., OccupancyMethod]) -> Callable[..., OccupancyMethod]:
         OCCUPANCY_METHODS[name] = factory
+        if needs_lidar:
+            NEEDS_LIDAR.add(name)
+        if takes_weights:
+            TAKES_WEIGHTS.add(name)
         return factory
     return decorator
+
+
+def stereo_occupancy_methods() -> tuple[str, ...]:
+    """The registered methods that work from a stereo pair alone (what the stereo node offers)."""
+    return tuple(sorted(set(OCCUPANCY_METHODS) - NEEDS_LIDAR))
 
 
 def create_occupancy_method(name: str, **options) -> OccupancyMethod:
@@ -114,7 +126,7 @@ class SgbmOccupancy:
                              device=resolve_device(self.device), ray_mask=rays.ray_mask)
 
 
-@register_occupancy_method("lidar")
+@register_occupancy_method("lidar", needs_lidar=True)
 @dataclass
 class LidarOccupancy:
     """The frame's LiDAR scan voxelized with free space (the reference)."""
@@ -128,7 +140,7 @@ class LidarOccupancy:
                              device=resolve_device(self.device))
 
 
-@register_occupancy_method("occdepth")
+@register_occupancy_method("occdepth", takes_weights=True)
 class LearnedOccupancy:
     """The OccDepth-style network (``models/occupancy.py``).
 

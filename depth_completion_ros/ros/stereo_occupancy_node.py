@@ -29,7 +29,13 @@ from depth_completion_ros.geometry.voxels import VoxelGrid
 from depth_completion_ros.pipeline.engine import describe_device, resolve_device
 from depth_completion_ros.pipeline.node_config import GRID_DEFAULTS, grid_from_params
 from depth_completion_ros.pipeline.occupancy import height_band_projection, insert_depth, occupied_voxels
-from depth_completion_ros.pipeline.occupancy_methods import SgbmOccupancy, StereoFrame, create_occupancy_method
+from depth_completion_ros.pipeline.occupancy_methods import (
+    TAKES_WEIGHTS,
+    SgbmOccupancy,
+    StereoFrame,
+    create_occupancy_method,
+    stereo_occupancy_methods,
+)
 from depth_completion_ros.pipeline.sync import MatchedSet, SyncConfig
 from depth_completion_ros.ros.disparity import disparity_to_msg
 from depth_completion_ros.ros.extrinsics import ExtrinsicsSource
@@ -53,8 +59,9 @@ OCCUPIED_DTYPE = np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("label", "
 PARAMETERS = COMMON_PARAMETERS + (
     ParameterSpec("source", "stereo", "Occupancy from the stereo pair or from a dense depth image.",
                   choices=("stereo", "depth"), runtime=False),
-    ParameterSpec("method", "sgbm", "Stereo occupancy method.", choices=("sgbm", "learned"), runtime=False),
-    ParameterSpec("weights", "", "Weights of the learned method ('' = the shipped one).", runtime=False),
+    ParameterSpec("method", "sgbm", "Stereo occupancy method (the occupancy registry's methods without LiDAR).",
+                  choices=stereo_occupancy_methods(), runtime=False),
+    ParameterSpec("weights", "", "Weights of a learned method: learned, occdepth ('' = the shipped one).", runtime=False),
     ParameterSpec("device", "auto", "Compute device: auto = CUDA when available, else CPU.",
                   choices=("auto", "cpu", "cuda"), runtime=False),
     ParameterSpec("num_disparities", 128, "SGBM disparity search range, pixels (multiple of 16).", 16, 512,
@@ -116,7 +123,7 @@ class StereoOccupancyNode(SynchronizedNode):
         self.method = None
         if p["source"] == "stereo":
             options = {"device": self.device}
-            if p["method"] == "learned" and p["weights"]:
+            if p["method"] in TAKES_WEIGHTS and p["weights"]:
                 options["weights"] = p["weights"]
             if p["method"] == "sgbm":
                 options.update(params=self.stereo_params, max_range=p["max_range"])
