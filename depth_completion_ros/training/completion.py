@@ -98,6 +98,8 @@ class StageConfig:
         gradient_weight, ssi_weight, confidence_weight, mask_weight: loss weights.
         l1_weight: weight of the L1 term of the depth loss beside its L2 term (0 = pure L2:
             the mean, what RMSE rewards, where the depth is ambiguous; L1 pulls to the median).
+        cache: this stage's frame cache (default: the run's ``cache``), e.g. simulator frames
+            for a dense stage between stages on real frames.
         ema_decay: if > 0, an exponential moving average of the weights (and BatchNorm
             statistics) is what is validated, saved as ``state_dict`` and handed to the next
             stage; the raw weights are kept in the checkpoint for resuming.
@@ -115,6 +117,7 @@ class StageConfig:
     mask_weight: float = 0.0
     l1_weight: float = 1.0
     ema_decay: float = 0.0
+    cache: str | None = None
 
 
 @dataclass(frozen=True)
@@ -477,8 +480,11 @@ def train(config: TrainConfig, prior_fill: PriorFill, device: str = "cpu", resum
     env = setup_distributed(device)
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
-    files = cache_files(config.cache)
-    files = files[: config.max_frames] if config.max_frames else files
+    def frames_of(cache: str) -> list[Path]:
+        found = cache_files(cache)
+        return found[: config.max_frames] if config.max_frames else found
+
+    files = frames_of(config.cache)
     val_frames = [CachedFrame.load(p) for p in cache_files(config.val_cache)[: config.val_frames]] \
         if config.val_cache and config.val_frames and env.is_main else []
     if env.is_main:
@@ -493,7 +499,8 @@ def train(config: TrainConfig, prior_fill: PriorFill, device: str = "cpu", resum
             _check_crop(config, model.stride)
             _check_supervision(stage, model)
             stage_teacher = teacher if stage.kind == "completion" and stage.ssi_weight else None
-            run_stage(stage, model, config, files, val_frames, prior_fill, env, stage_teacher, resume, log)
+            stage_files = frames_of(stage.cache) if stage.cache else files
+            run_stage(stage, model, config, stage_files, val_frames, prior_fill, env, stage_teacher, resume, log)
             written[stage.name] = Path(config.out) / f"{stage.name}.pt"
             if stage.kind == "teacher":
                 teacher = NetworkTeacher(_build("teacher", config), env.device)

@@ -180,3 +180,18 @@ def test_ctrl_c_saves_the_epoch_in_hand_and_exits_130(frame_cache, tmp_path):
     assert progress["interrupted"] and 0 < progress["steps_done"] < progress["steps_per_epoch"] == 100_000
     load_model(saved, "teacher")  # a usable checkpoint
     assert not (tmp_path / "run" / "teacher.pt").exists()  # no epoch finished: nothing to resume from
+
+
+def test_a_stage_may_train_on_its_own_cache(frame_cache, tmp_path):
+    import shutil
+
+    other = tmp_path / "other_cache"
+    other.mkdir()
+    for path in sorted(frame_cache.glob("*.npz"))[:2]:
+        shutil.copy(path, other / path.name)
+    config = tiny_config(frame_cache, tmp_path / "run")
+    config["stages"] = [{**config["stages"][1], "cache": str(other)}]
+    assert set(train(TrainConfig.from_dict(config), PRIOR, log=lambda _: None)) == {"stage1"}
+    config["stages"] = [{**config["stages"][0], "cache": str(tmp_path / "missing")}]
+    with pytest.raises(FileNotFoundError, match="missing"):
+        train(TrainConfig.from_dict({**config, "out": str(tmp_path / "run2")}), PRIOR, log=lambda _: None)
