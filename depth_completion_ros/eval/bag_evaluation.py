@@ -318,8 +318,8 @@ class _OccupancyRun:
         grid = self.options.grid or VoxelGrid(frame_id=gt.header.frame_id)
         T_grid_camera = self.lookup("camera", gt.header.frame_id, left.header.frame_id)
         frame = StereoFrame(image_to_rgb(left), image_to_rgb(right),
-                            camera_info_to_model(same_stamp(left_infos, left)),
-                            camera_info_to_model(same_stamp(right_infos, right)), T_grid_camera)
+                            camera_info_to_model(camera_info_for_image(left_infos, left)[0]),
+                            camera_info_to_model(camera_info_for_image(right_infos, right)[0]), T_grid_camera)
         target, invalid = ground_truth_from_cloud(cloud, grid)
         for name, method in self.methods.items():
             start = time.perf_counter()
@@ -336,17 +336,12 @@ def depth_frame_of_set(matched: MatchedSet, infos, lookup, options: EvalOptions)
     image's stamp from ``infos`` (raises BadInputError on bad input)."""
     image = matched.messages["image"].payload
     return depth_frame_from_messages(
-        image, same_stamp(infos, image), matched.messages["lidar"].payload if "lidar" in matched.messages else None,
-        lookup,
+        image, camera_info_for_image(infos, image)[0],
+        matched.messages["lidar"].payload if "lidar" in matched.messages else None, lookup,
         radar=matched.messages["radar"].payload if "radar" in matched.messages else None,
         rectified=bool(options.param("image_is_rectified", True)),
         radar_fields=options.param("radar_fields", DEFAULT_RADAR_FIELDS),
     ).frame
-
-
-def same_stamp(infos, image):
-    """The image's CameraInfo among those read so far, as the node chooses it."""
-    return camera_info_for_image(infos, image)[0]
 
 
 def evaluate_offline(bag_path: str | Path, options: EvalOptions, pictures_dir: Path | None = None) -> EvaluationResult:

@@ -132,3 +132,12 @@ def test_missing_xyz_raises_the_typed_error():
     msg = cloud([("x", 0, F32, 1), ("y", 4, F32, 1), ("intensity", 8, F32, 1)], 12, b"\0" * 12, width=1)
     with pytest.raises(BadInputError, match="no 'z' field"):
         pointcloud2_to_xyz(msg)
+
+
+def test_the_ros_free_datatype_numbers_are_sensor_msgs_pointfield_constants():
+    from sensor_msgs.msg import PointField
+
+    from depth_completion_ros.datasets import messages
+
+    for name in ("INT8", "UINT8", "INT16", "UINT16", "INT32", "UINT32", "FLOAT32", "FLOAT64"):
+        assert getattr(messages, f"POINTFIELD_{name}") == getattr(PointField, name)
