@@ -189,7 +189,11 @@ class BagWriter:
 
     def write(self, topic: str, msg, stamp_ns: int) -> None:
         """Serialize ``msg`` and append it with log time ``stamp_ns``."""
-        self._writer.write(self._connections[topic], stamp_ns, self.factory.serialize(msg))
+        self.write_serialized(topic, self.factory.serialize(msg), stamp_ns)
+
+    def write_serialized(self, topic: str, raw: bytes, log_time_ns: int) -> None:
+        """Append an already serialized (CDR) message, e.g. one received from DDS as it came."""
+        self._writer.write(self._connections[topic], log_time_ns, raw)
         self.counts[topic] += 1
 
 

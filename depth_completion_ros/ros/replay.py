@@ -17,11 +17,10 @@ from pathlib import Path
 from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from rosbags.rosbag2 import StoragePlugin, Writer
-from rosbags.typesys import Stores, get_typestore
 from rosgraph_msgs.msg import Clock
 
 from depth_completion_ros.datasets.bag import Bag, BagMessage
+from depth_completion_ros.datasets.bag_writer import BagWriter
 
 REPLAY_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
@@ -130,7 +129,8 @@ class BagReplayer:
 
 
 class TopicRecorder:
-    """Records live topics (serialized, as received) into a new MCAP bag.
+    """Records live topics (serialized, as received) into a new MCAP bag, through the
+    package's one bag writer (:class:`~depth_completion_ros.datasets.bag_writer.BagWriter`).
 
     Args:
         node: the node that owns the subscriptions.
@@ -139,31 +139,26 @@ class TopicRecorder:
     """
 
     def __init__(self, node: Node, out: str | Path, topics: dict[str, str]) -> None:
-        self.typestore = get_typestore(Stores.ROS2_JAZZY)
-        self._writer = Writer(Path(out), version=9, storage_plugin=StoragePlugin.MCAP)
-        self._writer.open()
+        classes = {topic: message_class(msgtype) for topic, msgtype in topics.items()}
+        missing = [f"{topic} ({topics[topic]})" for topic, cls in classes.items() if cls is None]
+        if missing:
+            raise ValueError(f"cannot record {', '.join(missing)}: no Python package for the message type")
+        self._bag = BagWriter(out, topics).__enter__()  # closed by close()
         self._lock = threading.Lock()
-        self.counts = {topic: 0 for topic in topics}
+        self.counts = self._bag.counts
         self.paused = False  # while True, arriving messages are not recorded (e.g. a replay's priming)
-        self.subscriptions = []
-        for topic, msgtype in topics.items():
-            cls = message_class(msgtype)
-            if cls is None:
-                raise ValueError(f"cannot record '{topic}': no Python package for {msgtype}")
-            connection = self._writer.add_connection(topic, msgtype, typestore=self.typestore)
-            self.subscriptions.append(node.create_subscription(
-                cls, topic, self._callback(topic, connection), REPLAY_QOS, raw=True))
+        self.subscriptions = [node.create_subscription(cls, topic, self._callback(topic), REPLAY_QOS, raw=True)
+                              for topic, cls in classes.items()]
 
-    def _callback(self, topic: str, connection):
+    def _callback(self, topic: str):
         def record(raw: bytes) -> None:
             if self.paused:
                 return
             with self._lock:
-                self._writer.write(connection, time.time_ns(), raw)
-                self.counts[topic] += 1
+                self._bag.write_serialized(topic, raw, time.time_ns())
 
         return record
 
     def close(self) -> None:
         with self._lock:
-            self._writer.close()
+            self._bag.__exit__(None, None, None)
