@@ -115,6 +115,15 @@ def input_disagreement(depth: np.ndarray, sparse: np.ndarray) -> float:
     return float(np.median(np.abs(depth[measured] - sparse[measured]) / sparse[measured]))
 
 
+def disagreement_bounds(params: Mapping[str, object], low: float, high: float) -> tuple[float, float]:
+    """``(low, high)`` of an input-consistency guard from the method parameters
+    ``disagreement_low`` / ``disagreement_high`` (defaults: the given values), checked."""
+    low, high = float(params.get("disagreement_low", low)), float(params.get("disagreement_high", high))
+    if not 0 <= low < high:
+        raise BadInputError("method_params", f"need 0 <= disagreement_low < disagreement_high, got {low}, {high}")
+    return low, high
+
+
 def network_trust(disagreement: float, low: float, high: float) -> float:
     """Weight of the network output: 1 up to ``low``, 0 from ``high``, linear between."""
     return float(np.clip((high - disagreement) / (high - low), 0.0, 1.0))
@@ -152,8 +161,4 @@ def build_runner(device: str, weights: Path, params: Mapping[str, object]):
                  description="trained network refining the classical fill (shipped weights by default)")
 def _learned(device: str, weights: Path | None, params: Mapping[str, object]) -> LearnedCompletion:
     runner, stride = build_runner(device, Path(weights) if weights else shipped_weights(SHIPPED_COMPLETION), params)
-    low = float(params.get("disagreement_low", DISAGREEMENT_LOW))
-    high = float(params.get("disagreement_high", DISAGREEMENT_HIGH))
-    if not 0 <= low < high:
-        raise BadInputError("method_params", f"need 0 <= disagreement_low < disagreement_high, got {low}, {high}")
-    return LearnedCompletion(runner, stride, (low, high))
+    return LearnedCompletion(runner, stride, disagreement_bounds(params, DISAGREEMENT_LOW, DISAGREEMENT_HIGH))
