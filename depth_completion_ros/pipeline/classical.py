@@ -103,6 +103,12 @@ class ClassicalParams:
         edge_threshold: summed |RGB step| between two rows that counts as an edge.
         median_size: median blur aperture (0 = off).
         smooth_size: box filter size applied last (0 = off).
+        unsmoothed_ring_gap_px, smoothed_ring_gap_px: the ring lines (step 1) keep their
+            unsmoothed values when the frame's median vertical gap between lines is at most
+            the first, take the smoothed ones at the second or more, and a linear blend
+            between (in inverse depth). Dense input gains: on real KITTI frames with every
+            other point of all 64 rings (gap ~6 px) the smoothing cost 24 % RMSE, 38 % MAE;
+            with 32 rings or fewer (gap >= 10 px) it helps, and the output is unchanged there.
     """
 
     valid_threshold: float = 0.1
@@ -111,6 +117,8 @@ class ClassicalParams:
     edge_threshold: float = 60.0
     median_size: int = 5
     smooth_size: int = 5
+    unsmoothed_ring_gap_px: float = 6.0
+    smoothed_ring_gap_px: float = 10.0
 
 
 def _rgb_edges(rgb: np.ndarray) -> np.ndarray:
@@ -226,7 +234,8 @@ def classical_fill(sparse: np.ndarray, rgb: np.ndarray | None, p: ClassicalParam
        on planes), extend its top and bottom values to the border; optionally split
        depth jumps at RGB edges instead (``split_ratio``);
     3. columns with no measurement blend their nearest filled neighbours;
-    4. median then box smoothing.
+    4. median then box smoothing, except on the ring lines of dense input, which keep
+       their values (``unsmoothed_ring_gap_px``).
 
     Args:
         sparse: (H, W) float32 metres, 0 = none.
@@ -239,13 +248,47 @@ def classical_fill(sparse: np.ndarray, rgb: np.ndarray | None, p: ClassicalParam
     inv = np.divide(np.float32(1), sparse, out=np.zeros_like(sparse), where=sparse > p.valid_threshold)
     if p.row_fill_px:  # the largest inverse depth wins: the nearest surface
         inv = cv2.dilate(inv, np.ones((1, 2 * p.row_fill_px + 1), np.uint8))
+    lines = inv > 0
+    unsmoothed_weight = _unsmoothed_line_weight(median_line_gap(lines), p)
     edges = _rgb_edges(rgb) if rgb is not None and math.isfinite(p.split_ratio) else None
-    inv = _fill_empty_columns(_fill_columns(inv, edges, p))
+    filled = _fill_empty_columns(_fill_columns(inv, edges, p))
+    inv = filled
     if p.median_size:
         inv = cv2.medianBlur(inv, p.median_size)
     if p.smooth_size:  # a box filter keeps inverse depth exact on planes (it is linear there)
         inv = np.where(inv > 0, cv2.blur(inv, (p.smooth_size, p.smooth_size)), np.float32(0))
+    if unsmoothed_weight > 0:
+        inv = np.where(lines, unsmoothed_weight * filled + (1 - unsmoothed_weight) * inv, inv).astype(np.float32)
     return np.divide(1.0, inv, out=np.zeros_like(inv), where=inv > 0)
+
+
+def median_line_gap(lines: np.ndarray, column_step: int = 8) -> float:
+    """Median vertical gap (px) between consecutive ring lines in a column.
+
+    Args:
+        lines: (H, W) bool, the measurements after the row spread (step 1 of :func:`classical_fill`).
+        column_step: every this many columns are looked at (a median needs no more).
+
+    Returns:
+        Pixels; ``inf`` when no column holds two lines.
+    """
+    sampled = np.ascontiguousarray(lines[:, ::column_step].T)  # (W', H): one column a row
+    starts = sampled.copy()
+    starts[:, 1:] &= ~sampled[:, :-1]  # the first pixel of each run of line pixels
+    column, row = np.nonzero(starts)  # sorted by column, then row
+    same_column = column[1:] == column[:-1]
+    if not same_column.any():
+        return math.inf
+    return float(np.median(np.diff(row)[same_column]))
+
+
+def _unsmoothed_line_weight(gap_px: float, p: ClassicalParams) -> float:
+    """Weight in [0, 1] of the unsmoothed values on the ring lines for a median line gap."""
+    if gap_px <= p.unsmoothed_ring_gap_px:
+        return 1.0
+    if gap_px >= p.smoothed_ring_gap_px:
+        return 0.0
+    return (p.smoothed_ring_gap_px - gap_px) / (p.smoothed_ring_gap_px - p.unsmoothed_ring_gap_px)
 
 
 def _params(cls: type, params: Mapping[str, object]):

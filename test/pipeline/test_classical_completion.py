@@ -12,6 +12,7 @@ from depth_completion_ros.pipeline.classical import (
     _fill_columns,
     classical_fill,
     distance_confidence,
+    median_line_gap,
 )
 from depth_completion_ros.pipeline.engine import CompletionEngine
 from depth_completion_ros.geometry.camera import CameraModel
@@ -41,6 +42,40 @@ def test_default_smoothing_stays_close_on_a_plane():
     sparse[16::8, ::2] = truth[16::8, ::2]
     out = classical_fill(sparse, None)
     assert np.max(np.abs(out[20:70, 3:-3] - truth[20:70, 3:-3]) / truth[20:70, 3:-3]) < 0.01
+
+
+def _rings_with_a_step(ring_gap: int, height: int = 120, width: int = 64) -> np.ndarray:
+    """Rings every ``ring_gap`` rows; each ring alternates 10 m and 20 m every 8 columns
+    (an object's edges), every other pixel measured."""
+    sparse = np.zeros((height, width), np.float32)
+    values = np.where((np.arange(width) // 8) % 2 == 0, 10.0, 20.0).astype(np.float32)
+    sparse[4::ring_gap, ::2] = values[::2]
+    return sparse
+
+
+@pytest.mark.parametrize("ring_gap", [3, 5, 11, 20])
+def test_median_line_gap_is_the_ring_spacing(ring_gap):
+    sparse = _rings_with_a_step(ring_gap)
+    assert median_line_gap(sparse > 0) == ring_gap
+    assert median_line_gap(np.zeros((30, 40), bool)) == math.inf
+
+
+def test_dense_rings_keep_their_unsmoothed_values_and_sparse_rings_are_smoothed_as_before():
+    never_unsmoothed = ClassicalParams(unsmoothed_ring_gap_px=0, smoothed_ring_gap_px=0)
+
+    def ring_values(sparse: np.ndarray, params: ClassicalParams) -> np.ndarray:
+        return classical_fill(sparse, None, params)[np.any(sparse > 0, axis=1)]
+
+    dense = _rings_with_a_step(5)  # gap <= unsmoothed_ring_gap_px: the rings keep the row-spread values
+    np.testing.assert_allclose(ring_values(dense, ClassicalParams()), ring_values(dense, NO_SMOOTHING), rtol=1e-6)
+    assert not np.allclose(ring_values(dense, never_unsmoothed), ring_values(dense, NO_SMOOTHING), rtol=1e-3)
+    sparse = _rings_with_a_step(12)  # gap >= smoothed_ring_gap_px: exactly the smoothed output
+    np.testing.assert_array_equal(classical_fill(sparse, None), classical_fill(sparse, None, never_unsmoothed))
+    middle = _rings_with_a_step(8)  # in between: each ring value lies between the two
+    unsmoothed, smoothed = ring_values(middle, NO_SMOOTHING), ring_values(middle, never_unsmoothed)
+    blended = ring_values(middle, ClassicalParams())
+    assert np.all((blended - unsmoothed) * (blended - smoothed) <= 1e-4)
+    assert not np.allclose(blended, smoothed) and not np.allclose(blended, unsmoothed)
 
 
 def test_empty_columns_blend_their_neighbours_in_inverse_depth():
