@@ -247,9 +247,9 @@ def classical_fill(sparse: np.ndarray, rgb: np.ndarray | None, p: ClassicalParam
     sparse = np.asarray(sparse, dtype=np.float32)
     inv = np.divide(np.float32(1), sparse, out=np.zeros_like(sparse), where=sparse > p.valid_threshold)
     if p.row_fill_px:  # the largest inverse depth wins: the nearest surface
-        inv = cv2.dilate(inv, np.ones((1, 2 * p.row_fill_px + 1), np.uint8))
+        inv = cv2.dilate(inv, _row_kernel(p))
     lines = inv > 0
-    unsmoothed_weight = _unsmoothed_line_weight(median_line_gap(lines), p)
+    unsmoothed_weight = unsmoothed_line_weight(lines, p)
     edges = _rgb_edges(rgb) if rgb is not None and math.isfinite(p.split_ratio) else None
     filled = _fill_empty_columns(_fill_columns(inv, edges, p))
     inv = filled
@@ -282,8 +282,22 @@ def median_line_gap(lines: np.ndarray, column_step: int = 8) -> float:
     return float(np.median(np.diff(row)[same_column]))
 
 
-def _unsmoothed_line_weight(gap_px: float, p: ClassicalParams) -> float:
-    """Weight in [0, 1] of the unsmoothed values on the ring lines for a median line gap."""
+def _row_kernel(p: ClassicalParams) -> np.ndarray:
+    """The row spread of step 1: ``row_fill_px`` left and right."""
+    return np.ones((1, 2 * p.row_fill_px + 1), np.uint8)
+
+
+def ring_lines(sparse: np.ndarray, p: ClassicalParams = ClassicalParams()) -> np.ndarray:
+    """(H, W) bool: the pixels step 1 of :func:`classical_fill` gives a measured value
+    (each measurement of ``sparse`` (H, W) metres spread ``row_fill_px`` left and right)."""
+    measured = (np.asarray(sparse) > p.valid_threshold).astype(np.uint8)
+    return (cv2.dilate(measured, _row_kernel(p)) if p.row_fill_px else measured) > 0
+
+
+def unsmoothed_line_weight(lines: np.ndarray, p: ClassicalParams = ClassicalParams()) -> float:
+    """Weight in [0, 1] of the unsmoothed values on the ring ``lines`` ((H, W) bool, from
+    :func:`ring_lines`): 1 for dense rings, 0 for sparse ones (``unsmoothed_ring_gap_px``)."""
+    gap_px = median_line_gap(lines)
     if gap_px <= p.unsmoothed_ring_gap_px:
         return 1.0
     if gap_px >= p.smoothed_ring_gap_px:

@@ -29,6 +29,13 @@ towards the classical fill with the weight
 ``clip((high - d) / (high - low), 0, 1)`` of the network, ``d`` the disagreement
 (method parameters ``disagreement_low`` = 0.02, ``disagreement_high`` = 0.05); frames with
 any blending are counted in :attr:`LearnedCompletion.distrusted_frames`.
+
+Dense input: the network's output is quarter-resolution, upsampled; on the ring lines of
+dense input (rings at most ~6 px apart, :func:`~.classical.unsmoothed_line_weight`) the
+measured, row-spread values of the classical fill are closer to the truth, and replace it
+there, with the classical fill's weight. On the real KITTI tuning frames with every other
+point of all 64 rings: 1278/204 -> 1075/135 mm RMSE/MAE (the classical fill alone: 1141/140);
+sparser input is unchanged.
 """
 
 from __future__ import annotations
@@ -41,7 +48,13 @@ import numpy as np
 
 from depth_completion_ros.errors import BadInputError
 from depth_completion_ros.geometry.camera import CameraModel
-from depth_completion_ros.pipeline.classical import ClassicalParams, classical_fill, completion_confidence
+from depth_completion_ros.pipeline.classical import (
+    ClassicalParams,
+    classical_fill,
+    completion_confidence,
+    ring_lines,
+    unsmoothed_line_weight,
+)
 from depth_completion_ros.pipeline.engine import DepthResult, register_method
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
@@ -96,6 +109,10 @@ class LearnedCompletion:
             self.distrusted_frames += 1
             depth = trust * depth + (1 - trust) * prior
             confidence = trust * confidence + (1 - trust) * completion_confidence(prior, sparse > 0)
+        lines = ring_lines(sparse)
+        measured_weight = unsmoothed_line_weight(lines)
+        if measured_weight > 0:
+            depth = np.where(lines, measured_weight * prior + (1 - measured_weight) * depth, depth)
         return DepthResult(depth.astype(np.float32), confidence.astype(np.float32))
 
     @property

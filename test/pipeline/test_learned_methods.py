@@ -12,7 +12,7 @@ from depth_completion_ros.models.checkpoint import load_model, save_checkpoint
 from depth_completion_ros.models.completion_net import PRESETS, CompletionNet
 from depth_completion_ros.models.inference import OnnxRunner, TorchRunner, export_onnx
 from depth_completion_ros.models.teacher import TeacherNet
-from depth_completion_ros.pipeline.classical import classical_fill
+from depth_completion_ros.pipeline.classical import classical_fill, ring_lines
 from depth_completion_ros.pipeline.engine import CompletionEngine, available_methods
 from depth_completion_ros.pipeline.learned import (
     SHIPPED_COMPLETION,
@@ -26,12 +26,13 @@ WIDTH, HEIGHT = 200, 90  # not multiples of the stride: the engine pads
 CAMERA = CameraModel.from_intrinsics(150.0, 150.0, 99.5, 30.0, WIDTH, HEIGHT)
 
 
-def frame(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def frame(seed: int = 0, ring_gap: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """A random image and a flat ground's rings every ``ring_gap`` rows (every other point)."""
     rng = np.random.default_rng(seed)
     rows = np.arange(HEIGHT, dtype=np.float32)[:, None] - CAMERA.cy
     ground = np.where(rows > 1, 1.6 * CAMERA.fy / np.maximum(rows, 1), 60).repeat(WIDTH, axis=1).astype(np.float32)
     sparse = np.zeros_like(ground)
-    sparse[35::6, ::2] = ground[35::6, ::2]
+    sparse[35::ring_gap, ::2] = ground[35::ring_gap, ::2]
     rgb = rng.integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
     return rgb, sparse
 
@@ -125,6 +126,18 @@ def test_network_that_disagrees_with_its_input_is_blended_towards_the_classical_
     with pytest.raises(BadInputError, match="disagreement_low < disagreement_high"):
         CompletionEngine("learned", device="cpu", weights=tiny_weights,
                          method_params={"disagreement_low": 0.1, "disagreement_high": 0.05})
+
+
+def test_dense_rings_keep_the_classical_fill_on_their_lines_and_sparse_rings_do_not(tiny_weights):
+    engine = CompletionEngine("learned", device="cpu", weights=tiny_weights)
+    engine.implementation.runner = lambda rgb, sparse, prior: (prior * np.float32(1.01), np.ones_like(prior))
+    for ring_gap, on_lines in ((4, 1.0), (12, 1.01)):  # 4 px apart: dense; 12 px: the network everywhere
+        rgb, sparse = frame(ring_gap=ring_gap)
+        classical = CompletionEngine("classical", device="cpu").complete(rgb, sparse, CAMERA).depth
+        depth = engine.complete(rgb, sparse, CAMERA).depth
+        lines = ring_lines(sparse)
+        assert np.allclose(depth[lines], classical[lines] * on_lines, rtol=1e-5)
+        assert np.allclose(depth[~lines][: 1000], classical[~lines][: 1000] * 1.01, rtol=1e-5)
 
 
 def test_engine_counters_carry_the_method_counters_since_the_warm_up(tiny_weights):
