@@ -11,9 +11,13 @@ Sets (held-out rings / points as ground truth after the occlusion filter, 1216x3
   80 m, KITTI's range — the sensor reaches ~230 m), validation only.
 
 For each set, density and method (``ip_basic_multiscale``, ``classical``, ``learned`` with
-``--weights``): RMSE, MAE, iRMSE, iMAE (mm, 1/km; mean over images, KITTI's convention),
-then ``learned`` against ``classical`` and against IP-Basic, and the device. Every method runs
-through :class:`~depth_completion_ros.pipeline.engine.CompletionEngine`, as in the node.
+``--weights``): RMSE, MAE, iRMSE, iMAE (mm, 1/km; mean over images, KITTI's convention) on
+the ground-truth pixels *every* method predicts, and each method's coverage (the share of
+ground-truth pixels it predicts: IP-Basic leaves the pixels above a column's top input
+empty, 1-25 % of the KITTI ground truth, and these are the hardest ones) with its RMSE and
+MAE on all the pixels it predicts; then ``learned`` against ``classical`` (both dense: all
+pixels) and against IP-Basic (common pixels), and the device. Every method runs through
+:class:`~depth_completion_ros.pipeline.engine.CompletionEngine`, as in the node.
 
 Usage:
     python benchmarks/bench_completion_real.py [--kitti-raw DIR] [--weights W.pt] [--densities 16-beam,half]
@@ -37,7 +41,11 @@ from depth_completion_ros.datasets.kitti_protocol import build_protocol  # noqa:
 from depth_completion_ros.datasets.kitti_raw import DENSITIES, build_raw_protocol, find_kitti_raw  # noqa: E402
 from depth_completion_ros.datasets.ring_protocol import ProtocolFrame  # noqa: E402
 from depth_completion_ros.datasets.shared_data import find_shared_data  # noqa: E402
-from depth_completion_ros.eval.metrics import DepthRange, MetricAccumulator  # noqa: E402
+from depth_completion_ros.eval.metrics import (  # noqa: E402
+    DepthRange,
+    MetricAccumulator,
+    ground_truth_on_common_pixels,
+)
 from depth_completion_ros.pipeline.engine import CompletionEngine  # noqa: E402
 from depth_completion_ros.pipeline.learned import SHIPPED_COMPLETION  # noqa: E402
 
@@ -46,14 +54,26 @@ METRICS = ("rmse_mm", "mae_mm", "irmse_1km", "imae_1km")
 DGP_RANGE = DepthRange("0-80m", 0.0, 80.0)
 
 
-def score(engine: CompletionEngine, frames: list[ProtocolFrame], depth_range: DepthRange = DepthRange("all")
-          ) -> dict[str, float]:
-    """Mean per-image KITTI metrics (mm, 1/km) of one method over protocol frames."""
-    accumulator = MetricAccumulator(ranges=[depth_range])
+def score(engines: dict[str, CompletionEngine], frames: list[ProtocolFrame],
+          depth_range: DepthRange = DepthRange("all")) -> dict[str, dict[str, float]]:
+    """Method -> mean per-image KITTI metrics (mm, 1/km) on the pixels every method predicts
+    (``rmse_mm`` ...), on all the pixels it predicts (``own_rmse_mm`` ...), and its ``coverage``
+    of the ground truth (0-1)."""
+    common = {method: MetricAccumulator(ranges=[depth_range]) for method in engines}
+    own = {method: MetricAccumulator(ranges=[depth_range]) for method in engines}
     for f in frames:
-        accumulator.add(engine.complete(f.frame.rgb, f.frame.sparse, f.frame.camera).depth, f.ground_truth)
-    summary = accumulator.summaries()[0].to_dict()
-    return {key: summary[key] for key in METRICS}
+        depths = {method: engine.complete(f.frame.rgb, f.frame.sparse, f.frame.camera).depth
+                  for method, engine in engines.items()}
+        common_gt = ground_truth_on_common_pixels(f.ground_truth, list(depths.values()))
+        for method, depth in depths.items():
+            common[method].add(depth, common_gt)
+            own[method].add(depth, f.ground_truth)
+    results = {}
+    for method in engines:
+        on_common, on_own = common[method].summaries()[0], own[method].summaries()[0]
+        results[method] = ({key: on_common.values[key] for key in METRICS}
+                           | {f"own_{key}": on_own.values[key] for key in METRICS} | {"coverage": on_own.coverage})
+    return results
 
 
 def sets(kitti_raw: Path | None, densities: list[str], split: str = "validation") -> dict[str, list[ProtocolFrame]]:
@@ -98,22 +118,26 @@ def main(argv: list[str] | None = None) -> int:
                                       weights=args.weights if name == "learned" else None) for name in METHODS}
     report = {"device": device_name(), "weights": str(args.weights), "sets": {}}
     print(f"device: {report['device']}; learned weights: {args.weights}")
-    print("| set | method | RMSE mm | MAE mm | iRMSE 1/km | iMAE 1/km |\n|---|---|---|---|---|---|")
+    print("RMSE / MAE / iRMSE / iMAE on the ground-truth pixels all three methods predict; then RMSE / MAE on all "
+          "the pixels each method predicts, and its coverage of the ground truth")
+    print("| set | method | RMSE mm | MAE mm | iRMSE 1/km | iMAE 1/km | own RMSE mm | own MAE mm | coverage |\n"
+          "|---|---|---|---|---|---|---|---|---|")
     for name, set_frames in frames.items():
         # DGP's LiDAR reaches ~230 m; score it over KITTI's range (its ground truth ends near 80 m)
         depth_range = DGP_RANGE if name.startswith("DGP") else DepthRange("all")
-        results = {method: score(engine, set_frames, depth_range) for method, engine in engines.items()}
+        results = score(engines, set_frames, depth_range)
         report["sets"][name] = results
         for method, m in results.items():
             print(f"| {name} | {method} | {m['rmse_mm']:.0f} | {m['mae_mm']:.0f} | {m['irmse_1km']:.2f} | "
-                  f"{m['imae_1km']:.2f} |",
+                  f"{m['imae_1km']:.2f} | {m['own_rmse_mm']:.0f} | {m['own_mae_mm']:.0f} | {m['coverage']:.3f} |",
                   flush=True)
-    print("\nlearned against classical and IP-Basic (ratios of RMSE / MAE; < 1 = learned better):")
+    print("\nlearned against classical (both dense: all their pixels) and against IP-Basic (the pixels both predict); "
+          "ratios of RMSE / MAE, < 1 = learned better:")
     for name, results in report["sets"].items():
         learned, classical, ip_basic = results["learned"], results["classical"], results["ip_basic_multiscale"]
-        print(f"- {name}: vs classical {learned['rmse_mm'] / classical['rmse_mm']:.3f} / "
-              f"{learned['mae_mm'] / classical['mae_mm']:.3f}; vs IP-Basic {learned['rmse_mm'] / ip_basic['rmse_mm']:.3f}"
-              f" / {learned['mae_mm'] / ip_basic['mae_mm']:.3f}")
+        print(f"- {name}: vs classical {learned['own_rmse_mm'] / classical['own_rmse_mm']:.3f} / "
+              f"{learned['own_mae_mm'] / classical['own_mae_mm']:.3f}; vs IP-Basic "
+              f"{learned['rmse_mm'] / ip_basic['rmse_mm']:.3f} / {learned['mae_mm'] / ip_basic['mae_mm']:.3f}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
     return 0

@@ -13,7 +13,10 @@ Which pixels count:
   ``lower < gt <= upper`` (metres) *and* the prediction there is finite and > 0;
 * ``coverage`` is the fraction of in-range ground-truth pixels that had a valid prediction.
   A prediction with holes is not scored on them, so always read the errors beside the
-  coverage (a dense method has coverage 1).
+  coverage (a dense method has coverage 1). To compare methods, score them all on the
+  pixels every one of them predicts (:func:`ground_truth_on_common_pixels`): otherwise a
+  method that leaves the hardest pixels empty (IP-Basic above the top LiDAR ring) gets
+  errors from easier pixels than a dense one.
 
 What happens to an image without scored pixels (all-invalid ground truth, nothing in the
 range, or no valid prediction where there is ground truth): it is *excluded* from that
@@ -108,6 +111,24 @@ def image_metrics(pred: np.ndarray, gt: np.ndarray, depth_range: DepthRange = De
     for k in (1, 2, 3):
         values[f"delta{k}"] = float(np.mean(ratio < 1.25**k))
     return ImageMetrics(values, gt_pixels, scored_pixels)
+
+
+def ground_truth_on_common_pixels(gt: np.ndarray, predictions: Sequence[np.ndarray]) -> np.ndarray:
+    """The ground truth where every prediction has a valid depth, "no ground truth" (0) elsewhere.
+
+    Args:
+        gt: (H, W) ground-truth depth in metres.
+        predictions: (H, W) predicted depths in metres of the methods being compared.
+
+    Returns:
+        (H, W) float32 copy of ``gt`` with 0 wherever any prediction is 0, NaN, Inf or negative.
+    """
+    common = np.ones(gt.shape, bool)
+    for pred in predictions:
+        if pred.shape != gt.shape:
+            raise ValueError(f"prediction is {pred.shape}, ground truth is {gt.shape}")
+        common &= _valid_depth(pred)
+    return np.where(common, gt, 0.0).astype(np.float32)
 
 
 def default_ranges(

@@ -10,6 +10,7 @@ from depth_completion_ros.eval.metrics import (
     MetricAccumulator,
     default_ranges,
     format_table,
+    ground_truth_on_common_pixels,
     image_metrics,
     summarize,
 )
@@ -54,6 +55,20 @@ def test_invalid_prediction_lowers_coverage_and_is_not_scored():
     m = image_metrics(pred, gt)
     assert m.coverage == 0.25
     assert m.values["mae_mm"] == pytest.approx(1000.0)
+
+
+def test_methods_compared_on_common_pixels_lose_the_pixels_a_method_left_empty():
+    gt = _image({(0, 0): 10.0, (0, 1): 20.0, (0, 2): 30.0})
+    dense = _image({(0, 0): 11.0, (0, 1): 20.0, (0, 2): 60.0, (1, 1): 5.0})
+    with_holes = _image({(0, 0): 10.0, (0, 1): 22.0, (0, 2): np.nan})
+    common = ground_truth_on_common_pixels(gt, [dense, with_holes])
+    np.testing.assert_array_equal(common, _image({(0, 0): 10.0, (0, 1): 20.0}))
+    # the 30 m error the dense method makes where the other has no prediction no longer counts
+    assert image_metrics(dense, gt).values["mae_mm"] == pytest.approx(31000.0 / 3)
+    assert image_metrics(dense, common).values["mae_mm"] == pytest.approx(500.0)
+    assert image_metrics(with_holes, common).values["mae_mm"] == pytest.approx(1000.0)
+    with pytest.raises(ValueError):
+        ground_truth_on_common_pixels(gt, [np.zeros((2, 2), np.float32)])
 
 
 def test_nan_and_inf_ground_truth_are_no_ground_truth():
