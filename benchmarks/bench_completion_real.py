@@ -13,8 +13,8 @@ Sets (held-out rings / points as ground truth after the occlusion filter, 1216x3
 For each set, density and method (``ip_basic_multiscale``, ``classical``, ``learned`` with
 ``--weights``): RMSE, MAE, iRMSE, iMAE (mm, 1/km; mean over images, KITTI's convention) on
 the ground-truth pixels *every* method predicts, and each method's coverage (the share of
-ground-truth pixels it predicts: IP-Basic leaves the pixels above a column's top input
-empty, 1-25 % of the KITTI ground truth, and these are the hardest ones) with its RMSE and
+ground-truth pixels it predicts: IP-Basic leaves the pixels above the top of its dilated
+input in each column empty, 1-25 % of the KITTI ground truth, and among the hardest ones) with its RMSE and
 MAE on all the pixels it predicts; then ``learned`` against ``classical`` (both dense: all
 pixels) and against IP-Basic (common pixels), and the device. Every method runs through
 :class:`~depth_completion_ros.pipeline.engine.CompletionEngine`, as in the node.

@@ -15,7 +15,7 @@ Which pixels count:
   A prediction with holes is not scored on them, so always read the errors beside the
   coverage (a dense method has coverage 1). To compare methods, score them all on the
   pixels every one of them predicts (:func:`ground_truth_on_common_pixels`): otherwise a
-  method that leaves the hardest pixels empty (IP-Basic above the top LiDAR ring) gets
+  method that leaves the hardest pixels empty (IP-Basic above its dilated top LiDAR points) gets
   errors from easier pixels than a dense one.
 
 What happens to an image without scored pixels (all-invalid ground truth, nothing in the
