@@ -69,7 +69,13 @@ from depth_completion_ros.models.losses import (
     ssi_loss,
 )
 from depth_completion_ros.models.radar_input import radar_network_inputs
-from depth_completion_ros.models.teacher import TEACHER_PRESETS, NetworkTeacher, TeacherNet
+from depth_completion_ros.models.teacher import (
+    TEACHER_PRESETS,
+    NetworkTeacher,
+    RelativeDepthTeacher,
+    TeacherNet,
+    load_external_teacher,
+)
 from depth_completion_ros.training.samples import (
     CacheDataset,
     PriorFill,
@@ -135,6 +141,9 @@ class TrainConfig:
         threads: torch CPU threads per process.
         init: a completion checkpoint whose weights the completion network starts from
             (fine-tuning, e.g. on real frames; its architecture must be ``model``'s).
+        teacher_weights: the SSI teacher of completion stages with ``ssi_weight`` when no
+            teacher stage precedes them: a teacher checkpoint (e.g. the shipped
+            ``weights/teacher_small.pt``) or a user ONNX / TorchScript file.
     """
 
     out: str
@@ -155,6 +164,7 @@ class TrainConfig:
     disruption: DisruptionConfig = field(default_factory=DisruptionConfig)
     sparsity: SparsityConfig = field(default_factory=SparsityConfig)
     init: str | None = None
+    teacher_weights: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
@@ -167,9 +177,14 @@ class TrainConfig:
             config = cls(stages=stages, disruption=disruption, sparsity=sparsity, crop=crop, **data)
         except (KeyError, TypeError) as error:
             raise BadInputError("training config", str(error)) from error
+        has_teacher = bool(config.teacher_weights)
         for stage in config.stages:
             if stage.kind not in STAGE_KINDS:
                 raise BadInputError("training config", f"stage '{stage.name}': kind must be one of {STAGE_KINDS}")
+            if stage.kind == "completion" and stage.ssi_weight and not has_teacher:
+                raise BadInputError("training config", f"stage '{stage.name}' has ssi_weight {stage.ssi_weight} but no "
+                                    "teacher: put a teacher stage before it or give teacher_weights")
+            has_teacher = has_teacher or stage.kind == "teacher"
         return config
 
     @classmethod
@@ -244,6 +259,19 @@ def _build(kind: str, config: TrainConfig) -> nn.Module:
     return TeacherNet(TEACHER_PRESETS[config.teacher])
 
 
+def load_teacher_weights(path: str | Path, device: str = "cpu") -> RelativeDepthTeacher:
+    """The teacher in ``path``: a teacher checkpoint of this project, or a user ONNX / TorchScript file."""
+    if Path(path).suffix != ".onnx":
+        try:
+            payload = read_checkpoint(path)
+        except BadInputError:
+            payload = None  # not a checkpoint: a TorchScript file (or an error that says so)
+        if payload is not None:
+            model, _ = load_model(path, "teacher", payload=payload)
+            return NetworkTeacher(model, device)
+    return load_external_teacher(path, device)
+
+
 def _check_crop(config: TrainConfig, stride: int) -> None:
     if config.crop[0] % stride or config.crop[1] % stride:
         raise BadInputError("crop", f"{config.crop} must be multiples of the model stride {stride}")
@@ -261,7 +289,7 @@ def _check_supervision(stage: StageConfig, model: nn.Module) -> None:
 
 
 def _stage_loss(stage: StageConfig, model: nn.Module, batch: dict[str, torch.Tensor],
-                teacher: NetworkTeacher | None, max_depth: float) -> torch.Tensor:
+                teacher: RelativeDepthTeacher | None, max_depth: float) -> torch.Tensor:
     """The loss of one batch (see the module docstring)."""
     target = batch["target"]
     mask = (target > 0) & (target <= max_depth)
@@ -395,7 +423,7 @@ def epoch_batches(loader: Iterable[dict[str, torch.Tensor]], optimizer: torch.op
 
 def run_stage(stage: StageConfig, model: nn.Module, config: TrainConfig, files: list[Path],
               val_frames: list[CachedFrame], prior_fill: PriorFill, env: Distributed,
-              teacher: NetworkTeacher | None, resume: bool, log: Callable[[str], None]) -> dict[str, float]:
+              teacher: RelativeDepthTeacher | None, resume: bool, log: Callable[[str], None]) -> dict[str, float]:
     """Train one stage; returns the last validation metrics."""
     path = Path(config.out) / f"{stage.name}.pt"
     optimizer = torch.optim.AdamW(model.parameters(), lr=stage.lr, weight_decay=config.weight_decay)
@@ -491,7 +519,7 @@ def train(config: TrainConfig, prior_fill: PriorFill, device: str = "cpu", resum
         Path(config.out).mkdir(parents=True, exist_ok=True)
         log(f"training on {len(files)} cached frames, {env.world} process(es), device {env.device}")
     models: dict[str, nn.Module] = {}
-    teacher: NetworkTeacher | None = None
+    teacher = load_teacher_weights(config.teacher_weights, env.device) if config.teacher_weights else None
     written: dict[str, Path] = {}
     try:
         for stage in config.stages:

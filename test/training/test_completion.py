@@ -195,3 +195,33 @@ def test_a_stage_may_train_on_its_own_cache(frame_cache, tmp_path):
     config["stages"] = [{**config["stages"][0], "cache": str(tmp_path / "missing")}]
     with pytest.raises(FileNotFoundError, match="missing"):
         train(TrainConfig.from_dict({**config, "out": str(tmp_path / "run2")}), PRIOR, log=lambda _: None)
+
+
+def test_ssi_without_any_teacher_is_refused_when_the_config_is_read(frame_cache, tmp_path):
+    config = tiny_config(frame_cache, tmp_path / "run")
+    config["stages"] = config["stages"][1:]  # no teacher stage before the SSI stage
+    with pytest.raises(BadInputError, match="stage2.*no teacher"):
+        TrainConfig.from_dict(config)
+
+
+def test_teacher_weights_give_the_ssi_teacher_as_a_checkpoint_or_a_torchscript_file(frame_cache, tmp_path,
+                                                                                       monkeypatch):
+    from depth_completion_ros.models.teacher import TEACHER_PRESETS, TeacherNet
+    from depth_completion_ros.training import completion
+
+    first = train(TrainConfig.from_dict(tiny_config(frame_cache, tmp_path / "first")), PRIOR, log=lambda _: None)
+    net = TeacherNet(TEACHER_PRESETS["tiny"]).eval()
+    torch.jit.trace(net, torch.rand(1, 3, 64, 64)).save(str(tmp_path / "scripted.pt"))
+    calls = []
+    real_ssi = completion.ssi_loss
+    monkeypatch.setattr(completion, "ssi_loss", lambda *a: calls.append(1) or real_ssi(*a))
+    for name, teacher in (("ckpt", first["teacher"]), ("scripted", tmp_path / "scripted.pt")):
+        config = tiny_config(frame_cache, tmp_path / name)
+        config["stages"] = config["stages"][2:]  # the SSI stage alone
+        config["teacher_weights"] = str(teacher)
+        calls.clear()
+        assert set(train(TrainConfig.from_dict(config), PRIOR, log=lambda _: None)) == {"stage2"}
+        assert calls  # the SSI term was computed against the given teacher
+    config["teacher_weights"] = str(tmp_path / "absent.pt")
+    with pytest.raises(BadInputError, match="not found"):
+        train(TrainConfig.from_dict({**config, "out": str(tmp_path / "absent_run")}), PRIOR, log=lambda _: None)
