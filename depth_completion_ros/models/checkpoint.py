@@ -136,6 +136,25 @@ def check_state_dict(expected: Mapping[str, torch.Tensor], found: Mapping[str, t
         raise BadInputError(source, "architecture mismatch: " + " | ".join(problems))
 
 
+def blend_state_dicts(tuned: Mapping[str, torch.Tensor], base: Mapping[str, torch.Tensor], weight: float,
+                      source: str) -> dict[str, torch.Tensor]:
+    """Weight-space ensemble of a fine-tuned network and the network it started from (WiSE-FT,
+    Wortsman et al., CVPR 2022): ``weight * tuned + (1 - weight) * base`` per floating-point
+    tensor (integer buffers from ``tuned``). Keeps most of the fine-tuning's gain while giving
+    back the base network's robustness to other data.
+
+    Args:
+        tuned, base: state dicts of the same architecture (else a :class:`BadInputError`
+            naming ``source``).
+        weight: in [0, 1]; 1 = ``tuned``.
+    """
+    if not 0.0 <= weight <= 1.0:
+        raise BadInputError(source, f"blend weight {weight} is not in [0, 1]")
+    check_state_dict(tuned, base, source)
+    return {key: (weight * value + (1.0 - weight) * base[key]).to(value.dtype) if value.is_floating_point() else value
+            for key, value in tuned.items()}
+
+
 def load_model(path: str | Path, kind: str, expected_config=None, payload: dict | None = None
                ) -> tuple[nn.Module, dict]:
     """Build the network a checkpoint declares and load its weights.

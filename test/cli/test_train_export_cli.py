@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import cv2
@@ -78,3 +79,27 @@ def test_radar_networks_export_to_pt_only(tmp_path, capsys):
                  "--height", "32"]) == 2
     assert "torch only" in capsys.readouterr().err
     assert main(["export", "--format", "pt", "--weights", str(weights), "--output", str(tmp_path / "r2.pt")]) == 0
+
+
+def test_export_blends_a_fine_tuned_network_with_its_base(tmp_path, capsys):
+    torch.manual_seed(0)
+    tuned = save_checkpoint(tmp_path / "tuned.pt", "completion", CompletionNet(PRESETS["tiny"]))
+    base = save_checkpoint(tmp_path / "base.pt", "completion", CompletionNet(PRESETS["tiny"]))
+    out = tmp_path / "blend.pt"
+    assert main(["export", "--format", "pt", "--weights", str(tuned), "--blend-with", str(base), "--blend", "0.8",
+                 "--output", str(out)]) == 0
+    assert "blended 0.8 : 0.2" in capsys.readouterr().out
+    t, b, o = (read_checkpoint(p) for p in (tuned, base, out))
+    for key, value in o["state_dict"].items():
+        if value.is_floating_point():
+            torch.testing.assert_close(value, 0.8 * t["state_dict"][key] + 0.2 * b["state_dict"][key])
+        else:
+            assert torch.equal(value, t["state_dict"][key])
+    assert o["progress"]["blend"] == 0.8 and o["progress"]["blended_with"] == str(base)
+    assert main(["export", "--weights", str(tuned), "--blend-with", str(base), "--blend", "0.5",
+                 "--output", str(tmp_path / "b.onnx"), "--width", "64", "--height", "32"]) == 0
+    other = save_checkpoint(tmp_path / "other.pt", "completion", CompletionNet(PRESETS["small"]))
+    for bad, says in ((["--blend-with", str(other)], "architecture mismatch"), (["--blend", "0.5"], "needs --blend-with"),
+                      (["--blend-with", str(base), "--blend", "1.5"], r"not in \[0, 1\]")):
+        assert main(["export", "--format", "pt", "--weights", str(tuned), *bad, "--output", str(tmp_path / "x.pt")]) == 2
+        assert re.search(says, capsys.readouterr().err)
