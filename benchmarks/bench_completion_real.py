@@ -69,10 +69,10 @@ def score(engines: dict[str, CompletionEngine], frames: list[ProtocolFrame],
             common[method].add(depth, common_gt)
             own[method].add(depth, f.ground_truth)
     results = {}
-    for method in engines:
-        on_common, on_own = common[method].summaries()[0], own[method].summaries()[0]
-        results[method] = ({key: on_common.values[key] for key in METRICS}
-                           | {f"own_{key}": on_own.values[key] for key in METRICS} | {"coverage": on_own.coverage})
+    for method in engines:  # to_dict: NaN (nothing scored) becomes None in the JSON report
+        on_common, on_own = common[method].summaries()[0].to_dict(), own[method].summaries()[0].to_dict()
+        results[method] = ({key: on_common[key] for key in METRICS}
+                           | {f"own_{key}": on_own[key] for key in METRICS} | {"coverage": on_own["coverage"]})
     return results
 
 

@@ -53,7 +53,7 @@ def parity_check(model, onnx_path: Path, width: int, height: int, seed: int = 0)
     return float(np.max(np.abs(torch_depth - onnx_depth)))
 
 
-def _load(weights: Path, blend_with: Path | None, blend: float, kind: str | None = None):
+def _load(weights: Path, blend_with: Path | None, blend: float, kind: str | None = None) -> tuple[object, dict]:
     """``(model, checkpoint dict)`` of ``weights`` (of ``kind``, default the checkpoint's own),
     blended with ``blend_with`` when given (the blend is recorded in the dict's ``progress``)."""
     from depth_completion_ros.models.checkpoint import blend_state_dicts, load_model, read_checkpoint
