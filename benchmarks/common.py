@@ -57,11 +57,20 @@ def median_ms(fn: Callable[[], object], repeats: int = 30, warmup: int = 3, sync
     return statistics.median(times)
 
 
+SETTLE_S = 0.05  # pause before each timed run (not timed)
+
+
 def interleaved_ms(runs: dict[str, Callable[[], object]], repeats: int, warmup: int = 3) -> dict[str, np.ndarray]:
-    """Run the callables in turn ``repeats`` rounds (after ``warmup`` rounds); name -> ms per run."""
+    """Run the callables in turn ``repeats`` rounds (after ``warmup`` rounds); name -> ms per run.
+
+    Each run starts after a short pause: onnxruntime's worker threads keep spinning for a
+    while after a run and, on 2 cores, took the CPU from whatever ran next (a torch network
+    timed right after onnxruntime took 75 ms instead of 39 ms).
+    """
     times: dict[str, list[float]] = {name: [] for name in runs}
     for round_index in range(warmup + repeats):
         for name, run in runs.items():
+            time.sleep(SETTLE_S)
             start = time.perf_counter()
             run()
             if round_index >= warmup:
